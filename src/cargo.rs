@@ -1,0 +1,192 @@
+//! Builds check binaries of the course package with cargo, and sorts cargo's JSON messages
+//! by binary, so one broken exercise never hides another's result.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::course::Course;
+
+/// What the build produced for one binary.
+#[derive(Default, Debug)]
+pub struct BinBuild {
+    pub executable: Option<PathBuf>,
+    /// Compiler errors and warnings, rendered as rustc prints them.
+    pub diagnostics: String,
+    pub has_errors: bool,
+}
+
+pub struct BuildOutput {
+    pub bins: HashMap<String, BinBuild>,
+    /// cargo's own output (build-script failures, linker trouble, lock waits).
+    pub stderr: String,
+    /// Errors in code that every binary shares (the support library), rendered.
+    pub shared_errors: String,
+}
+
+impl BuildOutput {
+    /// Why `bin` has no executable, for a learner: its own compiler errors, or errors in
+    /// shared code, or what cargo said.
+    pub fn failure_of(&self, bin: &str) -> String {
+        let own = self.bins.get(bin).map(|b| b.diagnostics.as_str()).unwrap_or("");
+        if self.bins.get(bin).is_some_and(|b| b.has_errors) {
+            return own.to_string();
+        }
+        if !self.shared_errors.is_empty() {
+            return format!("the course's shared code does not compile:\n{}", self.shared_errors);
+        }
+        let stderr = self.stderr.trim();
+        if stderr.is_empty() { format!("cargo built no binary `{bin}`") } else { stderr.to_string() }
+    }
+}
+
+pub struct Build<'a> {
+    pub course: &'a Course,
+    pub bins: Vec<String>,
+    /// Folder the check binaries take the exercise files from; `None`: `exercises/`.
+    pub subject_dir: Option<&'a Path>,
+    pub color: bool,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    reason: String,
+    target: Option<Target>,
+    message: Option<Diagnostic>,
+    executable: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    level: String,
+    rendered: Option<String>,
+}
+
+impl Build<'_> {
+    pub fn run(&self) -> Result<BuildOutput> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        let format = if self.color { "json-diagnostic-rendered-ansi" } else { "json" };
+        command
+            .arg("build")
+            .arg("--manifest-path")
+            .arg(self.course.manifest_path())
+            .arg(format!("--message-format={format}"))
+            .arg("--keep-going")
+            // The course root, so that its .cargo/config.toml (libtorch's path) applies.
+            .current_dir(&self.course.root)
+            .env("CARGO_TERM_PROGRESS_WHEN", "never")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for bin in &self.bins {
+            command.arg("--bin").arg(bin);
+        }
+        match self.subject_dir {
+            Some(dir) => command.env("TENSORLINGS_SUBJECT_DIR", dir),
+            None => command.env_remove("TENSORLINGS_SUBJECT_DIR"),
+        };
+        let mut child =
+            command.spawn().context("cannot start cargo: is Rust installed (https://rustup.rs)?")?;
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr_reader = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text);
+            text
+        });
+
+        let rewrite = PathRewrite::for_course(self.course);
+        let mut bins: HashMap<String, BinBuild> = HashMap::new();
+        let mut shared_errors = String::new();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        for line in stdout.lines() {
+            let line = line.context("cannot read cargo's output")?;
+            let Ok(message) = serde_json::from_str::<Message>(&line) else { continue };
+            let Some(target) = message.target else { continue };
+            let is_bin = target.kind.iter().any(|k| k == "bin");
+            match message.reason.as_str() {
+                "compiler-message" => {
+                    let Some(diagnostic) = message.message else { continue };
+                    let Some(rendered) = diagnostic.rendered else { continue };
+                    let is_error = diagnostic.level.starts_with("error");
+                    let rendered = rewrite.apply(&rendered);
+                    if is_bin {
+                        let entry = bins.entry(target.name).or_default();
+                        entry.diagnostics.push_str(&rendered);
+                        entry.has_errors |= is_error;
+                    } else if is_error {
+                        shared_errors.push_str(&rendered);
+                    }
+                }
+                "compiler-artifact" if is_bin => {
+                    bins.entry(target.name).or_default().executable = message.executable;
+                }
+                _ => {}
+            }
+        }
+        child.wait().context("cannot wait for cargo")?;
+        let stderr = stderr_reader.join().unwrap_or_default();
+        Ok(BuildOutput { bins, stderr: rewrite.apply(&stderr), shared_errors })
+    }
+}
+
+/// rustc names files relative to the course package (`../exercises/x.rs`); learners think in
+/// paths relative to the course root (`exercises/x.rs`), where they run tensorlings.
+struct PathRewrite {
+    prefix: String,
+}
+
+impl PathRewrite {
+    fn for_course(course: &Course) -> Self {
+        let depth = Path::new(&course.info.course.package).components().count();
+        Self { prefix: "../".repeat(depth) }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        if self.prefix.is_empty() {
+            return text.to_string();
+        }
+        ["exercises/", "solutions/", "checks/"]
+            .iter()
+            .fold(text.to_string(), |text, dir| text.replace(&format!("{}{dir}", self.prefix), dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_paths_relative_to_the_package() {
+        let rewrite = PathRewrite { prefix: "../".into() };
+        assert_eq!(
+            rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
+            " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"
+        );
+    }
+
+    #[test]
+    fn failure_prefers_own_errors_then_shared_then_stderr() {
+        let mut output =
+            BuildOutput { bins: HashMap::new(), stderr: "cargo said".into(), shared_errors: String::new() };
+        assert_eq!(output.failure_of("a_check"), "cargo said");
+        output.shared_errors = "support broke".into();
+        assert!(output.failure_of("a_check").contains("support broke"));
+        output.bins.insert(
+            "a_check".into(),
+            BinBuild { executable: None, diagnostics: "error[E0308]".into(), has_errors: true },
+        );
+        assert_eq!(output.failure_of("a_check"), "error[E0308]");
+    }
+}

@@ -1,0 +1,127 @@
+//! The command line: commands, options and their help texts.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (run, verify: every exercise checked passes)
+  1  an exercise is not done yet (run, verify), or a course check failed (dev check)
+  2  a setup or internal error: no course here, a broken info.toml, libtorch missing,
+     no terminal for watch mode
+
+Run `tensorlings` in the course folder to start. Colors are off when NO_COLOR is set or the
+output is not a terminal.";
+
+#[derive(Parser)]
+#[command(
+    name = "tensorlings",
+    version,
+    about = "Advanced tensor programming in Rust on libtorch (tch), one exercise at a time",
+    long_about = "Advanced tensor programming in Rust on libtorch (tch), one exercise at a time.\n\n\
+                  Without a command, tensorlings starts watch mode: edit the current exercise, save, and \
+                  its checks run against the reference solution.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+
+    /// Device the checks run on: `auto` uses CUDA when a GPU is available.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+impl DeviceChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+            DeviceChoice::Auto => "auto",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// A table for people.
+    Human,
+    /// One JSON document on stdout, for graders and CI.
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Commands {
+    /// Watch mode (the default): re-check the current exercise on every save.
+    ///
+    /// Keys: n next exercise (once this one passes), h hint, l list, r re-run, c check all,
+    /// x reset the exercise (asks first), q quit. Needs a terminal; use `run` or `verify`
+    /// in scripts.
+    Watch,
+    /// Check one exercise (default: the current one) and print the verdict.
+    ///
+    /// Exits 0 when it passes and 1 when it does not.
+    Run {
+        /// Exercise name, as `tensorlings list` shows it.
+        name: Option<String>,
+    },
+    /// Print the hint of an exercise (default: the current one).
+    Hint { name: Option<String> },
+    /// List every exercise by section, with its state and the overall progress.
+    List,
+    /// Check every exercise, in parallel, and print a summary.
+    ///
+    /// Exits 0 when all pass, 1 when any is not done, 2 on a setup or internal error. With
+    /// `--format json`, one JSON document goes to stdout: {"format_version", "summary":
+    /// {"total", "passed", "failed"}, "exercises": [{"name", "section", "path", "status",
+    /// "duration_ms", "message", "checks"}]}, status being pass, fail, compile_error,
+    /// timeout or crash.
+    Verify {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+        /// How many checks run at once (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+    },
+    /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
+    Reset { name: String },
+    /// Find or install libtorch (done automatically by run, watch, verify and dev check).
+    Setup {
+        /// Only report what is found and where; install nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Commands for course authors.
+    #[command(subcommand)]
+    Dev(DevCommands),
+}
+
+#[derive(Subcommand)]
+pub enum DevCommands {
+    /// Check the course: info.toml and the files agree, hints are there, every exercise fails
+    /// as shipped and every solution passes.
+    Check {
+        /// How many checks run at once (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+    },
+    /// Rewrite the list of binaries in the course package's Cargo.toml from info.toml.
+    Update,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

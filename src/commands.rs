@@ -1,0 +1,254 @@
+//! The one-shot commands: run, hint, list, verify, reset and setup.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use colored::Colorize;
+
+use crate::check::{self, RunOptions};
+use crate::cli::OutputFormat;
+use crate::course::Course;
+use crate::libtorch::Provisioner;
+use crate::state::{State, write_atomically};
+use crate::{render, verify};
+
+/// What every command needs: the course and how to run checks.
+pub struct App {
+    pub course: Course,
+    pub run: RunOptions,
+}
+
+impl App {
+    /// Makes sure the course can be built: libtorch found or installed, cargo pointed at it.
+    pub fn provision(&self) -> Result<()> {
+        if let Some(provisioner) = Provisioner::for_course(&self.course) {
+            provisioner.ensure(true)?;
+        }
+        Ok(())
+    }
+
+    /// Loads the state, telling the learner once if it had to be rebuilt.
+    pub fn load_state(&self) -> Result<State> {
+        let mut state = State::load(&self.course)?;
+        if let Some(reason) = state.rebuilt_because.take() {
+            eprintln!(
+                "{} the progress file .tensorlings/state.toml was rebuilt because {reason}. Run `tensorlings verify` to mark the exercises you have done.",
+                "warning:".yellow().bold()
+            );
+            state.save(&self.course)?;
+        }
+        snapshot_shipped(&self.course)?;
+        Ok(state)
+    }
+
+    fn named_or_current(&self, state: &State, name: Option<&str>) -> Result<usize> {
+        match name {
+            Some(name) => Ok(self.course.exercise(name)?.0),
+            None => Ok(state.current),
+        }
+    }
+
+    pub fn run(&self, name: Option<&str>) -> Result<ExitCode> {
+        let mut state = self.load_state()?;
+        let index = self.named_or_current(&state, name)?;
+        self.provision()?;
+        let exercise = &self.course.exercises()[index];
+        let verdict = check::check_exercise(&self.course, exercise, &self.run)?;
+        print!("{}", render::verdict(&self.course, exercise, &verdict));
+        state.done[index] = verdict.passed();
+        state.save(&self.course)?;
+        Ok(if verdict.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
+
+    pub fn hint(&self, name: Option<&str>) -> Result<ExitCode> {
+        let state = self.load_state()?;
+        let exercise = &self.course.exercises()[self.named_or_current(&state, name)?];
+        println!("{}", exercise.hint.trim_end());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn list(&self) -> Result<ExitCode> {
+        let state = self.load_state()?;
+        print!("{}", render::list(&self.course, &state));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn verify(&self, format: OutputFormat, jobs: Option<usize>) -> Result<ExitCode> {
+        let mut state = self.load_state()?;
+        self.provision()?;
+        let indices: Vec<usize> = (0..self.course.exercises().len()).collect();
+        let options = verify::Options {
+            run: RunOptions { color: self.run.color && format == OutputFormat::Human, ..self.run.clone() },
+            subject_dir: None,
+            jobs: jobs.unwrap_or_else(default_jobs),
+            progress: format == OutputFormat::Human && std::io::stderr().is_terminal(),
+        };
+        let verdicts = verify::verify(&self.course, &indices, &options)?;
+        match format {
+            OutputFormat::Json => println!("{}", verify::json(&self.course, &indices, &verdicts)),
+            OutputFormat::Human => {
+                for (&index, verdict) in indices.iter().zip(&verdicts) {
+                    if !verdict.passed() && !verdict.details.is_empty() {
+                        let exercise = &self.course.exercises()[index];
+                        println!(
+                            "{} {}\n{}\n",
+                            "──".dimmed(),
+                            exercise.name.bold(),
+                            verdict.details.trim_end()
+                        );
+                    }
+                }
+                print!("{}", verify::summary_table(&self.course, &indices, &verdicts));
+            }
+        }
+        for (&index, verdict) in indices.iter().zip(&verdicts) {
+            state.done[index] = verdict.passed();
+        }
+        // Once the current exercise is done, the next one to work on is the first pending.
+        if let Some(first_pending) = state.done.iter().position(|done| !done)
+            && state.done[state.current]
+        {
+            state.current = first_pending;
+        }
+        state.save(&self.course)?;
+        Ok(if verdicts.iter().all(|v| v.passed()) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
+
+    pub fn reset(&self, name: &str) -> Result<ExitCode> {
+        let mut state = self.load_state()?;
+        let (index, _) = self.course.exercise(name)?;
+        let path = self.course.exercise_path(&self.course.exercises()[index]);
+        let path = self.course.display_path(&path);
+        match reset_exercise(&self.course, index)? {
+            Reset::Restored { backup: Some(backup) } => {
+                println!("Reset {path}. Your version is saved as {}", self.course.display_path(&backup))
+            }
+            Reset::Restored { backup: None } => println!("Restored {path}, which was missing."),
+            Reset::Unchanged => println!("{path} is already as shipped; nothing to reset."),
+        }
+        state.done[index] = false;
+        state.save(&self.course)?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn setup(&self, check_only: bool) -> Result<ExitCode> {
+        let Some(provisioner) = Provisioner::for_course(&self.course) else {
+            println!("This course needs no libtorch: nothing to set up.");
+            return Ok(ExitCode::SUCCESS);
+        };
+        if !check_only {
+            let libtorch = provisioner.ensure(true)?;
+            println!(
+                "{} libtorch {} from {}: {}",
+                "✓".green().bold(),
+                libtorch.version.as_deref().unwrap_or("(version unknown)"),
+                libtorch.source,
+                libtorch.root.display()
+            );
+            println!(
+                "cargo and rust-analyzer find it through .cargo/config.toml. Start the course with `tensorlings`."
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("The course needs libtorch {}. Places tensorlings looks, in order:", provisioner.version());
+        let env = std::env::var_os("LIBTORCH");
+        println!(
+            "  {:<24} {}",
+            "LIBTORCH",
+            env.as_ref().map_or("not set".to_string(), |v| format!("set to {}", Path::new(v).display()))
+        );
+        for probe in provisioner.probes() {
+            let mark = if probe.usable.is_some() { "✓".green() } else { "·".dimmed() };
+            println!("{mark} {}\n      {}", probe.place, probe.finding);
+        }
+        match provisioner.find() {
+            Ok(Some(found)) => {
+                println!("\nIn use: {} ({})", found.root.display(), found.source);
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(None) => {
+                println!("\nNo usable libtorch: `tensorlings setup` installs it.");
+                Ok(ExitCode::from(1))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where the shipped copy of each exercise is kept, for `reset`.
+fn shipped_path(course: &Course, rel_path: &str) -> PathBuf {
+    course.data_dir().join("shipped").join(rel_path)
+}
+
+/// Keeps a copy of every exercise as shipped, the first time tensorlings sees it: from git's
+/// HEAD when the course is a git checkout (so edits made before the first run don't count),
+/// else from the file itself.
+fn snapshot_shipped(course: &Course) -> Result<()> {
+    for exercise in course.exercises() {
+        let rel = exercise.rel_path();
+        let copy = shipped_path(course, &rel);
+        if copy.exists() {
+            continue;
+        }
+        let from_git = std::process::Command::new("git")
+            .arg("show")
+            .arg(format!("HEAD:./exercises/{rel}"))
+            .current_dir(&course.root)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| output.stdout);
+        let contents = match from_git {
+            Some(contents) => contents,
+            None => match std::fs::read(course.exercise_path(exercise)) {
+                Ok(contents) => contents,
+                Err(_) => continue, // a missing exercise is reported by the command that needs it
+            },
+        };
+        write_atomically(&copy, &contents)?;
+    }
+    Ok(())
+}
+
+/// Restores an exercise as shipped, backing up the learner's version first.
+pub fn reset_exercise(course: &Course, index: usize) -> Result<Reset> {
+    let exercise = &course.exercises()[index];
+    let path = course.exercise_path(exercise);
+    let shipped_copy = shipped_path(course, &exercise.rel_path());
+    let shipped = std::fs::read(&shipped_copy).with_context(|| {
+        format!("there is no shipped copy of {} ({} is missing)", exercise.name, shipped_copy.display())
+    })?;
+    let current = std::fs::read(&path).ok();
+    if current.as_deref() == Some(shipped.as_slice()) {
+        return Ok(Reset::Unchanged);
+    }
+    let backup = match current {
+        Some(current) => {
+            let stamp =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let backup = course.data_dir().join("backups").join(format!("{}-{stamp}.rs", exercise.name));
+            if backup.exists() {
+                bail!("the backup {} exists already; wait a second and try again", backup.display());
+            }
+            write_atomically(&backup, &current)?;
+            Some(backup)
+        }
+        None => None,
+    };
+    write_atomically(&path, &shipped)?;
+    Ok(Reset::Restored { backup })
+}
+
+pub enum Reset {
+    /// The file was as shipped already.
+    Unchanged,
+    /// Restored; the learner's version was saved here (`None`: the file was missing).
+    Restored { backup: Option<PathBuf> },
+}

@@ -1,0 +1,177 @@
+//! Runs a child process with a timeout and capped output, so that learner code that hangs or
+//! floods the terminal is a failed exercise, never a stuck or drowned runner.
+
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// How much of each stream is kept; the rest is read and counted, then dropped.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// Bytes read past [`OUTPUT_CAP`] and dropped.
+    pub dropped: usize,
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        if self.dropped > 0 {
+            text.push_str(&format!(
+                "\n[... {} more bytes of output not shown: tensorlings keeps the first {} KiB]\n",
+                self.dropped,
+                OUTPUT_CAP / 1024
+            ));
+        }
+        text
+    }
+}
+
+pub enum Ending {
+    Exited(ExitStatus),
+    TimedOut,
+}
+
+pub struct Finished {
+    pub ending: Ending,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub duration: Duration,
+}
+
+/// Runs `command` to its end or until `timeout`, whichever comes first; on timeout the child
+/// is killed. stdin is closed so a program waiting for input ends instead of hanging.
+pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finished> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    let stdout = capture(child.stdout.take().expect("stdout is piped"));
+    let stderr = capture(child.stderr.take().expect("stderr is piped"));
+
+    // A waiter thread owns the child, so the verdict arrives the moment it exits (no polling
+    // delay); the main thread only needs its pid to kill it.
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    let ending = match receiver.recv_timeout(timeout) {
+        Ok(status) => Ending::Exited(status.context("cannot wait for the check process")?),
+        Err(_) => {
+            kill(pid);
+            // Reap it so that it does not linger as a zombie.
+            let _ = receiver.recv_timeout(Duration::from_secs(5));
+            Ending::TimedOut
+        }
+    };
+    let duration = start.elapsed();
+    // Grandchildren could hold the pipes open after a kill; don't wait on them forever.
+    let stdout = stdout.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
+    let stderr = stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
+    Ok(Finished { ending, stdout, stderr, duration })
+}
+
+fn empty() -> Captured {
+    Captured { bytes: Vec::new(), dropped: 0 }
+}
+
+fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut captured = empty();
+        let mut buffer = [0u8; 16 * 1024];
+        // Keep reading past the cap: a child blocked on a full pipe would look like a hang.
+        while let Ok(n) = stream.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            let room = OUTPUT_CAP.saturating_sub(captured.bytes.len()).min(n);
+            captured.bytes.extend_from_slice(&buffer[..room]);
+            captured.dropped += n - room;
+        }
+        let _ = sender.send(captured);
+    });
+    receiver
+}
+
+fn kill(pid: u32) {
+    // SAFETY: kill(2) with a pid we spawned and have not reaped yet (the waiter thread reaps
+    // it only after it exits), so the pid cannot have been reused.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+/// Describes how a process ended when it did not exit normally, e.g.
+/// "killed by signal 11 (SIGSEGV, a segmentation fault)".
+pub fn describe_signal(status: &ExitStatus) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let signal = status.signal()?;
+    let name = match signal {
+        libc::SIGSEGV => "SIGSEGV, a segmentation fault: memory was read or written out of bounds",
+        libc::SIGABRT => "SIGABRT: the process aborted, often a C++ exception or an assertion in libtorch",
+        libc::SIGBUS => "SIGBUS, a bus error",
+        libc::SIGFPE => "SIGFPE, an arithmetic error",
+        libc::SIGILL => "SIGILL, an illegal instruction",
+        libc::SIGKILL => "SIGKILL: killed, perhaps for using too much memory",
+        libc::SIGTERM => "SIGTERM",
+        _ => "",
+    };
+    Some(if name.is_empty() {
+        format!("killed by signal {signal}")
+    } else {
+        format!("killed by signal {signal} ({name})")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[test]
+    fn captures_output_and_status() {
+        let finished =
+            run_with_timeout(shell("echo out; echo err >&2; exit 3"), Duration::from_secs(10)).unwrap();
+        assert!(matches!(finished.ending, Ending::Exited(s) if s.code() == Some(3)));
+        assert_eq!(finished.stdout.text(), "out\n");
+        assert_eq!(finished.stderr.text(), "err\n");
+    }
+
+    #[test]
+    fn kills_on_timeout() {
+        let finished =
+            run_with_timeout(shell("echo started; exec sleep 30"), Duration::from_millis(200)).unwrap();
+        assert!(matches!(finished.ending, Ending::TimedOut));
+        assert!(finished.duration < Duration::from_secs(10));
+        assert_eq!(finished.stdout.text(), "started\n");
+    }
+
+    #[test]
+    fn caps_a_flood_of_output() {
+        let finished = run_with_timeout(shell("head -c 1000000 /dev/zero"), Duration::from_secs(10)).unwrap();
+        assert_eq!(finished.stdout.bytes.len(), OUTPUT_CAP);
+        assert_eq!(finished.stdout.dropped, 1_000_000 - OUTPUT_CAP);
+        assert!(finished.stdout.text().contains("more bytes of output not shown"));
+    }
+
+    #[test]
+    fn names_the_signal_of_a_crash() {
+        let finished = run_with_timeout(shell("kill -SEGV $$"), Duration::from_secs(10)).unwrap();
+        let Ending::Exited(status) = finished.ending else { panic!("timed out") };
+        assert!(describe_signal(&status).unwrap().contains("SIGSEGV"));
+        let finished = run_with_timeout(shell("exit 0"), Duration::from_secs(10)).unwrap();
+        let Ending::Exited(status) = finished.ending else { panic!("timed out") };
+        assert!(describe_signal(&status).is_none());
+    }
+}

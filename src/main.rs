@@ -1,0 +1,60 @@
+//! tensorlings: a rustlings-style course and runner for advanced tensor programming in Rust on
+//! libtorch (tch). This binary is the runner; it builds without libtorch.
+
+mod cargo;
+mod check;
+mod cli;
+mod commands;
+mod course;
+mod dev;
+mod exec;
+mod info_file;
+mod libtorch;
+mod render;
+mod state;
+mod verify;
+mod watch;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use colored::Colorize;
+
+use crate::check::RunOptions;
+use crate::cli::{Cli, Commands, DevCommands};
+use crate::commands::{App, default_jobs};
+use crate::course::Course;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // colored honours NO_COLOR and CLICOLOR itself; it does not know whether stdout is a terminal.
+    if !std::io::stdout().is_terminal() {
+        colored::control::set_override(false);
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{} {error:#}", "error:".red().bold());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let course = Course::discover(&std::env::current_dir()?)?;
+    let color = colored::control::SHOULD_COLORIZE.should_colorize();
+    let app =
+        App { course, run: RunOptions { device: cli.device.as_str().to_string(), threads: None, color } };
+    match cli.command.unwrap_or(Commands::Watch) {
+        Commands::Watch => watch::run(&app),
+        Commands::Run { name } => app.run(name.as_deref()),
+        Commands::Hint { name } => app.hint(name.as_deref()),
+        Commands::List => app.list(),
+        Commands::Verify { format, jobs } => app.verify(format, jobs),
+        Commands::Reset { name } => app.reset(&name),
+        Commands::Setup { check } => app.setup(check),
+        Commands::Dev(DevCommands::Check { jobs }) => dev::check(&app, jobs.unwrap_or_else(default_jobs)),
+        Commands::Dev(DevCommands::Update) => dev::update(&app.course),
+    }
+}

@@ -1,0 +1,272 @@
+//! Watch mode: re-check the current exercise on every save, and act on single keys.
+
+mod events;
+mod terminal;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use colored::Colorize;
+
+use crate::check;
+use crate::commands::{App, Reset, reset_exercise};
+use crate::render;
+use crate::state::State;
+use crate::verify;
+use events::{Event, Key};
+
+/// Trailing-edge debounce: editors write a file in several steps (truncate, write, rename);
+/// check once they are done.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+pub const NO_TERMINAL: &str = "watch mode needs a terminal to read keys from. In scripts and CI use \
+`tensorlings run [NAME]` to check one exercise, or `tensorlings verify` to check them all.";
+
+const KEYS: &str = "n next · h hint · l list · r re-run · c check all · x reset · q quit";
+
+/// What the screen shows above the footer.
+enum Body {
+    Verdict(String),
+    List,
+    Text(String),
+}
+
+struct Watch<'a> {
+    app: &'a App,
+    state: State,
+    body: Body,
+    show_hint: bool,
+    /// A line under the key help: what just happened, or a question.
+    message: String,
+    confirming_reset: bool,
+}
+
+pub fn run(app: &App) -> Result<ExitCode> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        eprintln!("{} {NO_TERMINAL}", "error:".red().bold());
+        return Ok(ExitCode::from(2));
+    }
+    let state = app.load_state()?;
+    // Before raw mode: an install prints a lot and may take minutes.
+    app.provision()?;
+    let (sender, receiver) = events::channel_pair();
+    let _watcher = events::watch_files(&app.course.root.join("exercises"), sender.clone())?;
+    let _raw_mode = terminal::RawMode::enable()?;
+    events::read_keys(sender);
+
+    let mut watch = Watch {
+        app,
+        state,
+        body: Body::Text(String::new()),
+        show_hint: false,
+        message: String::new(),
+        confirming_reset: false,
+    };
+    watch.check_current()?;
+
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let event = match deadline {
+            Some(at) => match receiver.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => bail!("the keyboard and file watchers stopped"),
+            },
+            None => Some(receiver.recv()?),
+        };
+        match event {
+            None => {
+                deadline = None;
+                watch.check_current()?;
+            }
+            Some(Event::FileChanged(path)) => {
+                if path == watch.current_path() {
+                    deadline = Some(Instant::now() + DEBOUNCE);
+                }
+            }
+            Some(Event::Key(key)) => {
+                if !watch.on_key(key)? {
+                    break;
+                }
+            }
+            Some(Event::Error(message)) => bail!(message),
+        }
+    }
+    drop(_raw_mode);
+    println!("Bye! Your progress is saved; run `tensorlings` to continue.");
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Watch<'_> {
+    fn current_path(&self) -> std::path::PathBuf {
+        let course = &self.app.course;
+        course.exercise_path(&course.exercises()[self.state.current])
+    }
+
+    /// Handles a key; `false` means quit.
+    fn on_key(&mut self, key: Key) -> Result<bool> {
+        if self.confirming_reset {
+            self.confirming_reset = false;
+            if key == Key::Char('y') {
+                self.reset_current()?;
+            } else {
+                self.message = "Reset cancelled.".into();
+                self.draw()?;
+            }
+            return Ok(true);
+        }
+        match key {
+            Key::Char('q') | Key::Interrupt => return Ok(false),
+            Key::Char('h') => {
+                self.show_hint = !self.show_hint;
+                self.draw()?;
+            }
+            Key::Char('l') => {
+                self.body = match self.body {
+                    Body::List => Body::Text("Press r to re-check the current exercise.".into()),
+                    _ => Body::List,
+                };
+                self.draw()?;
+            }
+            Key::Char('r') => self.check_current()?,
+            Key::Char('n') => self.next()?,
+            Key::Char('c') => self.check_all()?,
+            Key::Char('x') => {
+                self.confirming_reset = true;
+                self.message = format!(
+                    "Reset {} to as shipped? Your version is kept as a backup. Press y to reset, any other key to cancel.",
+                    self.app.course.display_path(&self.current_path())
+                );
+                self.draw()?;
+            }
+            Key::Char(_) | Key::Other => {}
+        }
+        Ok(true)
+    }
+
+    fn check_current(&mut self) -> Result<()> {
+        let course = &self.app.course;
+        let exercise = &course.exercises()[self.state.current];
+        let path = self.current_path();
+        if !path.exists() {
+            self.body = Body::Text(format!(
+                "{} is missing. Waiting for it to come back (or press x to restore it as shipped).",
+                course.display_path(&path)
+            ));
+            return self.draw();
+        }
+        self.message = format!("Checking {}...", exercise.name);
+        self.draw()?;
+        let options = check::RunOptions {
+            color: colored::control::SHOULD_COLORIZE.should_colorize(),
+            ..self.app.run.clone()
+        };
+        let verdict = check::check_exercise(course, exercise, &options)?;
+        let mut text = String::new();
+        // The welcome stays on screen until the first exercise is done.
+        if self.state.done_count() == 0 {
+            text.push_str(course.info.welcome_message.trim_end());
+            text.push_str("\n\n");
+        }
+        text.push_str(&render::verdict(course, exercise, &verdict));
+        self.message.clear();
+        if verdict.passed() {
+            self.state.done[self.state.current] = true;
+            if self.state.all_done() {
+                text.push('\n');
+                text.push_str(course.info.final_message.trim_end());
+                text.push('\n');
+            } else {
+                self.message = "Press n for the next exercise.".into();
+            }
+        }
+        self.state.save(course)?;
+        self.body = Body::Verdict(text);
+        self.draw()
+    }
+
+    fn next(&mut self) -> Result<()> {
+        if !self.state.done[self.state.current] {
+            self.message = "n moves on once this exercise passes; h shows a hint.".into();
+            return self.draw();
+        }
+        match self.state.next_pending(self.state.current) {
+            Some(next) => {
+                self.state.current = next;
+                self.show_hint = false;
+                self.state.save(&self.app.course)?;
+                self.check_current()
+            }
+            None => {
+                self.body = Body::Text(self.app.course.info.final_message.clone());
+                self.draw()
+            }
+        }
+    }
+
+    fn check_all(&mut self) -> Result<()> {
+        self.message = "Checking every exercise...".into();
+        self.draw()?;
+        let course = &self.app.course;
+        let indices: Vec<usize> = (0..course.exercises().len()).collect();
+        let options = verify::Options {
+            run: self.app.run.clone(),
+            subject_dir: None,
+            jobs: crate::commands::default_jobs(),
+            progress: false,
+        };
+        let verdicts = verify::verify(course, &indices, &options)?;
+        for (index, verdict) in verdicts.iter().enumerate() {
+            self.state.done[index] = verdict.passed();
+        }
+        self.state.save(course)?;
+        self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
+        self.message = "Press r to re-check the current exercise.".into();
+        self.draw()
+    }
+
+    fn reset_current(&mut self) -> Result<()> {
+        let course = &self.app.course;
+        self.message = match reset_exercise(course, self.state.current)? {
+            Reset::Restored { backup: Some(backup) } => {
+                format!("Reset. Your version is saved as {}", course.display_path(&backup))
+            }
+            Reset::Restored { backup: None } => "Restored the missing file.".into(),
+            Reset::Unchanged => "It is already as shipped.".into(),
+        };
+        self.state.done[self.state.current] = false;
+        let message = std::mem::take(&mut self.message);
+        self.check_current()?;
+        self.message = message;
+        self.draw()
+    }
+
+    fn draw(&self) -> Result<()> {
+        let course = &self.app.course;
+        let exercise = &course.exercises()[self.state.current];
+        let mut text = match &self.body {
+            Body::Verdict(text) | Body::Text(text) => text.clone(),
+            Body::List => render::list(course, &self.state),
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if self.show_hint {
+            text.push_str(&format!("\n{}\n{}\n", "Hint:".cyan().bold(), exercise.hint.trim_end()));
+        }
+        text.push_str(&format!(
+            "\n{}\nCurrent exercise: {}\n{}\n",
+            render::progress_bar(self.state.done_count(), self.state.done.len(), 40),
+            course.display_path(&self.current_path()).bold(),
+            KEYS.dimmed()
+        ));
+        if !self.message.is_empty() {
+            text.push_str(&self.message);
+            text.push('\n');
+        }
+        terminal::draw(&text)
+    }
+}
