@@ -141,25 +141,24 @@ impl Build<'_> {
     }
 }
 
-/// rustc names files relative to the course package (`../exercises/x.rs`); learners think in
-/// paths relative to the course root (`exercises/x.rs`), where they run tensorlings.
+/// rustc names files relative to the course package (`../exercises/x.rs`), and files that
+/// check binaries `include!` by their absolute path; learners think in paths relative to the
+/// course root (`exercises/x.rs`), where they run tensorlings.
 struct PathRewrite {
     prefix: String,
+    root: String,
 }
 
 impl PathRewrite {
     fn for_course(course: &Course) -> Self {
         let depth = Path::new(&course.info.course.package).components().count();
-        Self { prefix: "../".repeat(depth) }
+        Self { prefix: "../".repeat(depth), root: format!("{}/", course.root.display()) }
     }
 
     fn apply(&self, text: &str) -> String {
-        if self.prefix.is_empty() {
-            return text.to_string();
-        }
-        ["exercises/", "solutions/", "checks/"]
-            .iter()
-            .fold(text.to_string(), |text, dir| text.replace(&format!("{}{dir}", self.prefix), dir))
+        ["exercises/", "solutions/", "checks/"].iter().fold(text.to_string(), |text, dir| {
+            text.replace(&format!("{}{dir}", self.root), dir).replace(&format!("{}{dir}", self.prefix), dir)
+        })
     }
 }
 
@@ -169,7 +168,8 @@ mod tests {
 
     #[test]
     fn rewrites_paths_relative_to_the_package() {
-        let rewrite = PathRewrite { prefix: "../".into() };
+        let rewrite = PathRewrite { prefix: "../".into(), root: "/home/me/course/".into() };
+        assert_eq!(rewrite.apply(" --> /home/me/course/exercises/a.rs:1:1"), " --> exercises/a.rs:1:1");
         assert_eq!(
             rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
             " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"

@@ -1,0 +1,535 @@
+//! Drives the real `tensorlings` binary on temporary copies of the fixture course in
+//! tests/fixtures/basic, which needs no libtorch.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+/// A fresh copy of the fixture course, removed when dropped.
+struct Course {
+    dir: TempDir,
+}
+
+impl Course {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic");
+        copy_dir(&fixture, dir.path());
+        Course { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, contents: &str) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn edit_info(&self, from: &str, to: &str) {
+        let info = self.read("info.toml");
+        assert!(info.contains(from), "info.toml has no {from:?}");
+        self.write("info.toml", &info.replacen(from, to, 1));
+    }
+
+    /// Replaces the body of the `add` exercise with `body`, keeping its signature.
+    fn write_add(&self, body: &str) {
+        self.write(
+            "exercises/00_basics/add.rs",
+            &format!("pub fn add(a: i64, b: i64) -> i64 {{\n{body}\n}}\n\nfn main() {{}}\n"),
+        );
+    }
+
+    fn solve_all(&self) {
+        for name in ["add", "typed", "square"] {
+            let solution = self.read(&format!("solutions/00_basics/{name}.rs"));
+            self.write(&format!("exercises/00_basics/{name}.rs"), &solution);
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("tensorlings").unwrap();
+        command.current_dir(self.dir.path()).args(args);
+        for var in
+            ["LIBTORCH", "TENSORLINGS_PYTHON", "XDG_CACHE_HOME", "TENSORLINGS_SUBJECT_DIR", "CLICOLOR_FORCE"]
+        {
+            command.env_remove(var);
+        }
+        command.env("NO_COLOR", "1");
+        command
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".tensorlings" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn stdout_of(command: &mut Command) -> String {
+    String::from_utf8(command.output().unwrap().stdout).unwrap()
+}
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let course = Course::new();
+    let assert = course.cmd(&["--help"]).assert().success();
+    let help = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for command in ["watch", "run", "hint", "list", "verify", "reset", "setup", "dev", "--device"] {
+        assert!(help.contains(command), "--help does not mention {command}:\n{help}");
+    }
+    assert!(help.contains("Exit codes"), "{help}");
+    course.cmd(&["dev", "--help"]).assert().success().stdout(predicate::str::contains("check"));
+}
+
+#[test]
+fn outside_a_course_it_says_where_to_run() {
+    let empty = tempfile::tempdir().unwrap();
+    Command::cargo_bin("tensorlings")
+        .unwrap()
+        .current_dir(empty.path())
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no info.toml"));
+}
+
+#[test]
+fn a_malformed_info_toml_names_the_exercise_and_the_field() {
+    let course = Course::new();
+    course.edit_info("hint = \"Multiply x by itself.\"", "hint = 3");
+    course
+        .cmd(&["list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("info.toml"))
+        .stderr(predicate::str::contains("exercise `square`"))
+        .stderr(predicate::str::contains("invalid type"));
+}
+
+#[test]
+fn list_shows_sections_states_and_progress() {
+    let course = Course::new();
+    course
+        .cmd(&["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Basics (00_basics)"))
+        .stdout(predicate::str::contains("▶ add"))
+        .stdout(predicate::str::contains("exercises/00_basics/square.rs"))
+        .stdout(predicate::str::contains("0/3 done"));
+}
+
+#[test]
+fn hint_prints_the_hint_and_suggests_close_names() {
+    let course = Course::new();
+    course.cmd(&["hint"]).assert().success().stdout("Use the + operator (PyTorch: torch.add).\n");
+    course.cmd(&["hint", "square"]).assert().success().stdout(predicate::str::contains("Multiply x"));
+    course
+        .cmd(&["hint", "sqare"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Did you mean `square`?"));
+}
+
+#[test]
+fn run_reports_an_unimplemented_function() {
+    let course = Course::new();
+    course
+        .cmd(&["run"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("check `adds small numbers` failed"))
+        .stdout(predicate::str::contains("not yet implemented"))
+        .stdout(predicate::str::contains("✗ add failed: 2 of 2 checks failed"));
+}
+
+#[test]
+fn run_shows_compiler_errors_with_course_relative_paths() {
+    let course = Course::new();
+    course
+        .cmd(&["run", "typed"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[E0308]: mismatched types"))
+        .stdout(predicate::str::contains("--> exercises/00_basics/typed.rs:3:5"))
+        .stdout(predicate::str::contains("it does not compile"));
+}
+
+#[test]
+fn run_reports_expected_against_got() {
+    let course = Course::new();
+    course
+        .cmd(&["run", "square"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("square(3) returned 6, expected 9"));
+}
+
+#[test]
+fn a_passing_exercise_is_marked_done_and_points_to_the_solution() {
+    let course = Course::new();
+    course.write_add("a + b");
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✓ add passed: 2 checks passed"))
+        .stdout(predicate::str::contains("solutions/00_basics/add.rs"));
+    course.cmd(&["list"]).assert().success().stdout(predicate::str::contains("1/3 done"));
+}
+
+#[test]
+fn a_hanging_exercise_times_out() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 1");
+    course.write_add("loop { std::hint::spin_loop(); }");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("stopped after 1 s"));
+}
+
+#[test]
+fn an_abort_is_a_failed_exercise_that_names_the_signal() {
+    let course = Course::new();
+    course.write_add("std::process::abort()");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("SIGABRT"));
+}
+
+#[test]
+fn a_segfault_is_a_failed_exercise_that_names_the_signal() {
+    let course = Course::new();
+    // An aligned, non-null address: debug builds' null checks do not catch it.
+    course.write_add("unsafe { std::ptr::read_volatile(8usize as *const i64) }");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("SIGSEGV"));
+}
+
+#[test]
+fn a_flood_of_output_is_capped_and_still_judged() {
+    let course = Course::new();
+    course.write_add("let line = \"x\".repeat(1000); for _ in 0..20_000 { println!(\"{line}\"); } a + b");
+    let output = course.cmd(&["run", "add"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    // 20 MB were printed; what reaches the learner is bounded.
+    assert!(output.stdout.len() < 200_000, "{} bytes of output", output.stdout.len());
+}
+
+#[test]
+fn a_flood_of_output_from_a_failing_exercise_is_cut_with_a_note() {
+    let course = Course::new();
+    course.write_add("let line = \"x\".repeat(1000); for _ in 0..20_000 { println!(\"{line}\"); } a - b");
+    let output = course.cmd(&["run", "add"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout.contains("more bytes of output not shown"), "no truncation note");
+    assert!(output.stdout.len() < 200_000, "{} bytes of output", output.stdout.len());
+}
+
+#[test]
+fn exiting_early_with_success_does_not_pass() {
+    let course = Course::new();
+    course.write_add("std::process::exit(0)");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("exited before reporting"));
+}
+
+#[test]
+fn verify_fails_the_shipped_course_and_passes_the_solved_one() {
+    let course = Course::new();
+    let output = course.cmd(&["verify", "--format", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let exercises = report["exercises"].as_array().unwrap();
+    assert_eq!(exercises.len(), 3);
+    let statuses: Vec<&str> = exercises.iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["fail", "compile_error", "fail"]);
+    assert_eq!(exercises[2]["section"], "00_basics");
+    assert!(exercises[2]["message"].as_str().unwrap().contains("square(3) returned 6"));
+    assert_eq!(report["summary"]["passed"], 0);
+
+    course.solve_all();
+    let output = course.cmd(&["verify", "--format", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["exercises"].as_array().unwrap().iter().all(|e| e["status"] == "pass"));
+    course.cmd(&["list"]).assert().success().stdout(predicate::str::contains("3/3 done"));
+}
+
+#[test]
+fn verify_prints_a_table_for_people() {
+    let course = Course::new();
+    course.write_add("a + b");
+    course
+        .cmd(&["verify", "--jobs", "1"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_match(r"add\s+pass").unwrap())
+        .stdout(predicate::str::is_match(r"typed\s+compile error").unwrap())
+        .stdout(predicate::str::contains("1 passed, 2 failed"));
+}
+
+#[test]
+fn watch_without_a_terminal_points_to_run_and_verify() {
+    let course = Course::new();
+    for args in [&[][..], &["watch"][..]] {
+        course
+            .cmd(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("tensorlings run"))
+            .stderr(predicate::str::contains("tensorlings verify"));
+    }
+}
+
+#[test]
+fn reset_restores_the_shipped_file_and_keeps_a_backup() {
+    let course = Course::new();
+    let shipped = course.read("exercises/00_basics/square.rs");
+    course.cmd(&["list"]).assert().success(); // the first run keeps the shipped copies
+    course.write("exercises/00_basics/square.rs", "// my work\n");
+    let output = course.cmd(&["reset", "square"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(course.read("exercises/00_basics/square.rs"), shipped);
+    let backup = stdout.split("saved as ").nth(1).expect("names the backup").trim();
+    assert_eq!(course.read(backup), "// my work\n");
+    course
+        .cmd(&["reset", "square"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already as shipped"));
+    course.cmd(&["reset", "nope"]).assert().code(2);
+}
+
+#[test]
+fn a_corrupt_state_file_is_reported_and_rebuilt() {
+    let course = Course::new();
+    course.write(".tensorlings/state.toml", "this is = = not toml");
+    course
+        .cmd(&["list"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("was rebuilt"))
+        .stdout(predicate::str::contains("0/3 done"));
+    assert!(course.path(".tensorlings/state.toml.corrupt").exists());
+    course.cmd(&["list"]).assert().success().stderr(predicate::str::is_empty());
+}
+
+#[test]
+fn state_naming_a_removed_exercise_falls_back_to_the_first() {
+    let course = Course::new();
+    course.write(
+        ".tensorlings/state.toml",
+        "format_version = 1\ncurrent = \"gone\"\ndone = [\"square\", \"gone\"]\n",
+    );
+    course
+        .cmd(&["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("▶ add"))
+        .stdout(predicate::str::contains("1/3 done"));
+}
+
+#[test]
+fn dev_check_passes_on_a_sound_course() {
+    let course = Course::new();
+    course.cmd(&["dev", "check"]).assert().success().stdout(predicate::str::contains("the course is sound"));
+    // dev check builds the solutions; the learner's next run must see the exercise again.
+    course.cmd(&["run", "square"]).assert().code(1);
+}
+
+#[test]
+fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
+    let course = Course::new();
+    // `adds negatives` checks a fixed value, so a wrong solution cannot agree with itself.
+    course.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a - b }\nfn main() {}\n");
+    course.write("exercises/00_basics/square.rs", "pub fn square(x: i64) -> i64 { x * x }\nfn main() {}\n");
+    course
+        .cmd(&["dev", "check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("add: the solution does not pass"))
+        .stdout(predicate::str::contains("add(-2, -3) returned 1, expected -5"))
+        .stdout(predicate::str::contains("square: passes as shipped"));
+}
+
+#[test]
+fn dev_check_catches_files_that_disagree_with_info_toml() {
+    let course = Course::new();
+    std::fs::remove_file(course.path("checks/00_basics/typed.rs")).unwrap();
+    course.write("exercises/00_basics/stray.rs", "fn main() {}\n");
+    course.write("solutions/00_basics/square.rs", "//! inner docs\npub fn square(x: i64) -> i64 { x * x }\n");
+    let output = course.cmd(&["dev", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("checks/00_basics/typed.rs is missing"), "{stdout}");
+    assert!(stdout.contains("exercises/00_basics/stray.rs belongs to no exercise"), "{stdout}");
+    assert!(stdout.contains("solutions/00_basics/square.rs:1: inner attributes"), "{stdout}");
+}
+
+#[test]
+fn dev_update_rewrites_stale_binaries_and_dev_check_notices() {
+    let course = Course::new();
+    course.edit_info("name = \"square\"", "name = \"squared\"");
+    for dir in ["exercises", "solutions", "checks"] {
+        std::fs::rename(
+            course.path(&format!("{dir}/00_basics/square.rs")),
+            course.path(&format!("{dir}/00_basics/squared.rs")),
+        )
+        .unwrap();
+    }
+    course.cmd(&["dev", "check"]).assert().code(1).stdout(predicate::str::contains("dev update"));
+    course.cmd(&["dev", "update"]).assert().success();
+    assert!(course.read("course/Cargo.toml").contains("name = \"squared_check\""));
+    course.cmd(&["dev", "update"]).assert().success().stdout(predicate::str::contains("up to date"));
+}
+
+mod setup {
+    use super::*;
+
+    /// A folder shaped like libtorch, with `version`.
+    fn fake_libtorch(version: &str) -> TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+        std::fs::create_dir_all(dir.path().join("include/torch")).unwrap();
+        std::fs::write(dir.path().join("lib/libtorch_cpu.so"), "").unwrap();
+        std::fs::write(dir.path().join("version.py"), format!("__version__ = '{version}'\n")).unwrap();
+        dir
+    }
+
+    fn libtorch_course() -> Course {
+        let course = Course::new();
+        course.edit_info("[course]\n", "[course]\nlibtorch = \"2.13.0\"\n");
+        course
+    }
+
+    #[test]
+    fn a_course_without_libtorch_needs_no_setup() {
+        Course::new()
+            .cmd(&["setup"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("needs no libtorch"));
+    }
+
+    #[test]
+    fn libtorch_of_the_wrong_version_is_refused_with_advice() {
+        let course = libtorch_course();
+        let libtorch = fake_libtorch("2.5.1+cpu");
+        course
+            .cmd(&["setup"])
+            .env("LIBTORCH", libtorch.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is libtorch 2.5.1+cpu, but the course needs 2.13.0"))
+            .stderr(predicate::str::contains("unset it"));
+    }
+
+    #[test]
+    fn a_folder_that_is_not_libtorch_is_refused() {
+        let course = libtorch_course();
+        let empty = tempfile::tempdir().unwrap();
+        course
+            .cmd(&["setup"])
+            .env("LIBTORCH", empty.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("has no lib/libtorch_cpu"));
+    }
+
+    #[test]
+    fn libtorch_from_the_environment_is_recorded_for_cargo() {
+        let course = libtorch_course();
+        let libtorch = fake_libtorch("2.13.0+cu130");
+        course.cmd(&["setup"]).env("LIBTORCH", libtorch.path()).assert().success();
+        let config = course.read(".cargo/config.toml");
+        assert!(config.contains(&format!("LIBTORCH = \"{}\"", libtorch.path().display())), "{config}");
+        // Later runs find it through the config, without the variable.
+        course
+            .cmd(&["setup", "--check"])
+            .env("TENSORLINGS_PYTHON", "/nonexistent/python3")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("libtorch 2.13.0+cu130"));
+    }
+
+    #[test]
+    fn a_python_with_the_right_torch_is_used() {
+        let course = libtorch_course();
+        let libtorch = fake_libtorch("2.13.0");
+        let bin = tempfile::tempdir().unwrap();
+        let python = bin.path().join("python3");
+        std::fs::write(&python, format!("#!/bin/sh\necho 2.13.0+cpu\necho {}\n", libtorch.path().display()))
+            .unwrap();
+        std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        course
+            .cmd(&["setup"])
+            .env("TENSORLINGS_PYTHON", &python)
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Python's torch"));
+        assert!(course.read(".cargo/config.toml").contains(&libtorch.path().display().to_string()));
+    }
+
+    #[test]
+    fn nothing_found_is_reported_and_install_without_python_explains() {
+        let course = libtorch_course();
+        let cache = tempfile::tempdir().unwrap();
+        course
+            .cmd(&["setup", "--check"])
+            .env("TENSORLINGS_PYTHON", "/nonexistent/python3")
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("not installed"))
+            .stdout(predicate::str::contains("`tensorlings setup` installs it"));
+        course
+            .cmd(&["setup"])
+            .env("TENSORLINGS_PYTHON", "/nonexistent/python3")
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("was not found"))
+            .stderr(predicate::str::contains("python3-venv"));
+        // `run` provisions on its own and fails the same clear way.
+        course
+            .cmd(&["run", "add"])
+            .env("TENSORLINGS_PYTHON", "/nonexistent/python3")
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("was not found"));
+    }
+
+    #[test]
+    fn an_unfinished_install_is_reported() {
+        let course = libtorch_course();
+        let cache = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(cache.path().join("tensorlings/torch-2.13.0/venv")).unwrap();
+        course
+            .cmd(&["setup", "--check"])
+            .env("TENSORLINGS_PYTHON", "/nonexistent/python3")
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("unfinished install"));
+    }
+}
