@@ -85,10 +85,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn stdout_of(command: &mut Command) -> String {
-    String::from_utf8(command.output().unwrap().stdout).unwrap()
-}
-
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
     let course = Course::new();
