@@ -1,0 +1,704 @@
+//! Comparing a learner's tensor with the reference, with failure messages that say where and how
+//! they differ.
+//!
+//! [`assert_close`] is `torch.testing.assert_close` for checks: it compares, in this order, the
+//! device, the kind (dtype), the layout (sparse or dense), the shape and then the values, and
+//! stops at the first difference, because a wrong shape makes a value comparison meaningless.
+//! Values are compared in `f64` on the CPU: `|got - expected| <= atol + rtol * |expected|`, NaN
+//! only where the reference has NaN, and infinities only where the reference has the same one.
+//! A failure reads like a good test failure:
+//!
+//! ```text
+//! `output` differs from the reference: 3 of 6 elements are out of tolerance (atol 1e-5, rtol 1.3e-6)
+//!   first differing index [0, 1]: got 1.5, expected 2.0
+//!   max abs error 0.5 at [1, 2] (got 0.25, expected 0.75); max rel error 0.67
+//! ```
+//!
+//! A typical check: `assert_close("softmax(x)", &exercise::softmax(&x), &solution::softmax(&x),
+//! Tolerance::default())?;`. Integer and boolean results (indices, masks) are compared exactly
+//! with [`assert_equal`]; gradients with [`assert_grad_close`], which also explains a missing one.
+//! Complex tensors are compared by their real and imaginary parts: an index in a message then has
+//! one more dimension, 0 for the real part and 1 for the imaginary part.
+
+use std::fmt;
+
+use tch::{Device, Kind, Tensor};
+
+use crate::check::{CheckResult, Failure};
+
+/// How far apart two values may be: `|got - expected| <= atol + rtol * |expected|`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Absolute tolerance: what matters near zero.
+    pub atol: f64,
+    /// Relative tolerance: what matters for large values.
+    pub rtol: f64,
+}
+
+impl Tolerance {
+    /// A tolerance with these absolute and relative parts.
+    pub const fn new(atol: f64, rtol: f64) -> Self {
+        Tolerance { atol, rtol }
+    }
+
+    /// No difference at all.
+    pub const EXACT: Tolerance = Tolerance::new(0.0, 0.0);
+
+    /// The default tolerance for values of this kind, the same as `torch.testing.assert_close`'s:
+    /// float32 (and complex64) atol 1e-5 rtol 1.3e-6, float64 (and complex128) atol 1e-7
+    /// rtol 1e-7, float16 atol 1e-5 rtol 1e-3, bfloat16 atol 1e-5 rtol 1.6e-2. The 8-bit float
+    /// formats, which PyTorch gives no default, get atol 1e-3 and an rtol of one step of their
+    /// mantissa (0.125 for e4m3, 0.25 for e5m2). Integer, boolean and quantized kinds are exact.
+    pub fn for_kind(kind: Kind) -> Self {
+        match kind {
+            Kind::Float | Kind::ComplexFloat => Tolerance::new(1e-5, 1.3e-6),
+            Kind::Double | Kind::ComplexDouble => Tolerance::new(1e-7, 1e-7),
+            Kind::Half | Kind::ComplexHalf => Tolerance::new(1e-5, 1e-3),
+            Kind::BFloat16 => Tolerance::new(1e-5, 1.6e-2),
+            Kind::Float8e4m3fn | Kind::Float8e4m3fnuz => Tolerance::new(1e-3, 0.125),
+            Kind::Float8e5m2 | Kind::Float8e5m2fnuz => Tolerance::new(1e-3, 0.25),
+            Kind::Uint8
+            | Kind::Int8
+            | Kind::Int16
+            | Kind::Int
+            | Kind::Int64
+            | Kind::Bool
+            | Kind::QInt8
+            | Kind::QUInt8
+            | Kind::QInt32 => Tolerance::EXACT,
+        }
+    }
+
+    /// Whether `got` is close enough to `expected`. NaN matches only NaN, an infinity only the
+    /// same infinity.
+    pub fn allows(&self, got: f64, expected: f64) -> bool {
+        if got.is_nan() || expected.is_nan() {
+            return got.is_nan() && expected.is_nan();
+        }
+        if got.is_infinite() || expected.is_infinite() {
+            return got == expected;
+        }
+        (got - expected).abs() <= self.atol + self.rtol * expected.abs()
+    }
+}
+
+impl Default for Tolerance {
+    /// The float32 tolerance: atol 1e-5, rtol 1.3e-6.
+    fn default() -> Self {
+        Tolerance::for_kind(Kind::Float)
+    }
+}
+
+impl fmt::Display for Tolerance {
+    /// `atol 1e-5, rtol 1.3e-6`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "atol {:?}, rtol {:?}", self.atol, self.rtol)
+    }
+}
+
+/// Checks that `got` matches `expected` (the reference) within `tol`.
+///
+/// `what` names the result in the message, e.g. `"softmax(x)"` gives "`softmax(x)` has shape
+/// [3, 2] but the reference has [2, 3]". Device, kind, layout and shape must be equal; then
+/// every value must be within `tol` (see the module documentation). Passing both tensors on
+/// the GPU is fine: they are copied to the CPU only for the value comparison.
+pub fn assert_close(what: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> CheckResult {
+    compare(&format!("`{what}`"), got, expected, Some(tol))
+}
+
+/// Checks that `got` equals `expected` exactly: for integer and boolean results (indices, masks,
+/// counts), where a tolerance makes no sense. Device, kind, layout and shape must be equal too.
+///
+/// Floating-point tensors are accepted and compared exactly as well (NaN matching NaN).
+pub fn assert_equal(what: &str, got: &Tensor, expected: &Tensor) -> CheckResult {
+    compare(&format!("`{what}`"), got, expected, None)
+}
+
+/// Checks a gradient against the reference's, explaining a missing one.
+///
+/// Pass the `grad()` of the learner's tensor and of the reference's, e.g.
+/// `assert_grad_close("x", Some(x.grad()), Some(x_ref.grad()), tol)`; tch returns an undefined
+/// tensor for a gradient that was never computed, which counts as `None`. When the learner's
+/// tensor has no gradient, the message asks "was it detached, or was requires_grad not set?";
+/// when it has one that the reference lacks, it asks whether it should have been detached.
+pub fn assert_grad_close(
+    what: &str,
+    got: Option<Tensor>,
+    expected: Option<Tensor>,
+    tol: Tolerance,
+) -> CheckResult {
+    let got = got.filter(Tensor::defined);
+    let expected = expected.filter(Tensor::defined);
+    match (got, expected) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(Failure::new(format!(
+            "`{what}` has no gradient: was it detached, or was requires_grad not set?"
+        ))),
+        (Some(_), None) => Err(Failure::new(format!(
+            "`{what}` has a gradient but the reference has none: should it have been detached \
+             from the graph?"
+        ))),
+        (Some(got), Some(expected)) => {
+            compare(&format!("the gradient of `{what}`"), &got, &expected, Some(tol))
+        }
+    }
+}
+
+/// The comparison behind the public functions. `subject` is how the message names `got`
+/// ("`output`", "the gradient of `x`"); `tol` is `None` for an exact comparison.
+fn compare(subject: &str, got: &Tensor, expected: &Tensor, tol: Option<Tolerance>) -> CheckResult {
+    if !expected.defined() {
+        return Err(Failure::new(format!(
+            "the reference for {subject} is an undefined tensor (a bug in the check)"
+        )));
+    }
+    if !got.defined() {
+        return Err(Failure::new(format!("{subject} is an undefined tensor")));
+    }
+    let (got_device, expected_device) = (got.device(), expected.device());
+    if got_device != expected_device {
+        return Err(Failure::new(format!(
+            "{subject} is on {} but the reference is on {}: create it on the device you were \
+             given, or move it with `.to_device(..)`",
+            device_name(got_device),
+            device_name(expected_device)
+        )));
+    }
+    let (got_kind, expected_kind) = (got.f_kind()?, expected.f_kind()?);
+    if got_kind != expected_kind {
+        return Err(Failure::new(format!(
+            "{subject} has kind {} but the reference has {}",
+            kind_name(got_kind),
+            kind_name(expected_kind)
+        )));
+    }
+    let layout = |sparse: bool| if sparse { "sparse" } else { "dense" };
+    if got.is_sparse() != expected.is_sparse() {
+        return Err(Failure::new(format!(
+            "{subject} is {} but the reference is {}",
+            layout(got.is_sparse()),
+            layout(expected.is_sparse())
+        )));
+    }
+    let (got_shape, expected_shape) = (got.size(), expected.size());
+    if got_shape != expected_shape {
+        return Err(Failure::new(format!(
+            "{subject} has shape {got_shape:?} but the reference has {expected_shape:?}"
+        )));
+    }
+    let exact_integers = tol.is_none() && !is_float_like(got_kind);
+    let differences = if exact_integers {
+        let got_values = int_values(got)?;
+        let expected_values = int_values(expected)?;
+        describe_int_differences(&got_values, &expected_values, &got_shape, got_kind)
+    } else {
+        let (got_values, shape) = float_values(got)?;
+        let (expected_values, _) = float_values(expected)?;
+        let mode = match tol {
+            Some(tol) => Mode::Within(tol),
+            None => Mode::Exact,
+        };
+        describe_float_differences(&got_values, &expected_values, &shape, got_kind, mode)
+    };
+    match differences {
+        Some(details) => Err(Failure::new(format!("{subject} differs from the reference: {details}"))),
+        None => Ok(()),
+    }
+}
+
+/// Floating-point and complex kinds, whose values are compared in `f64`.
+fn is_float_like(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Half
+            | Kind::Float
+            | Kind::Double
+            | Kind::BFloat16
+            | Kind::ComplexHalf
+            | Kind::ComplexFloat
+            | Kind::ComplexDouble
+            | Kind::Float8e5m2
+            | Kind::Float8e4m3fn
+            | Kind::Float8e5m2fnuz
+            | Kind::Float8e4m3fnuz
+    )
+}
+
+/// A dense, real, CPU copy of `t`: sparse tensors are densified, complex ones viewed as pairs.
+fn dense_real_cpu(t: &Tensor) -> Result<Tensor, Failure> {
+    let mut t = t.f_detach()?;
+    if t.is_sparse() {
+        t = t.f_to_dense(None, false)?;
+    }
+    if t.is_complex() {
+        t = t.f_resolve_conj()?.f_view_as_real()?;
+    }
+    Ok(t.f_to_device(Device::Cpu)?)
+}
+
+/// The values of `t` as `f64`, in row-major order, with the shape they are indexed by.
+fn float_values(t: &Tensor) -> Result<(Vec<f64>, Vec<i64>), Failure> {
+    let t = dense_real_cpu(t)?;
+    let shape = t.size();
+    let flat = t.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_contiguous()?;
+    Ok((Vec::<f64>::try_from(&flat)?, shape))
+}
+
+/// The values of an integer or boolean tensor as `i64`, exactly (no detour through `f64`).
+fn int_values(t: &Tensor) -> Result<Vec<i64>, Failure> {
+    let t = dense_real_cpu(t)?;
+    let flat = t.f_to_kind(Kind::Int64)?.f_reshape([-1])?.f_contiguous()?;
+    Ok(Vec::<i64>::try_from(&flat)?)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Within(Tolerance),
+    Exact,
+}
+
+/// The multi-index of the `flat`-th element (row-major) of a tensor of shape `shape`.
+pub(crate) fn unravel(mut flat: usize, shape: &[i64]) -> Vec<i64> {
+    let mut index = vec![0; shape.len()];
+    for (slot, &dim) in index.iter_mut().zip(shape).rev() {
+        let dim = dim.max(1) as usize;
+        *slot = (flat % dim) as i64;
+        flat /= dim;
+    }
+    index
+}
+
+/// `[0, 1]`, or nothing for a scalar (the element needs no index).
+fn at(flat: usize, shape: &[i64]) -> String {
+    format!("{:?}", unravel(flat, shape))
+}
+
+/// A value as its kind would print it: float32 values with float32's shortest digits (`0.1`, not
+/// `0.10000000149011612`), integers without a fraction, booleans as `true`/`false`.
+fn format_value(value: f64, kind: Kind) -> String {
+    match kind {
+        Kind::Double | Kind::ComplexDouble => format!("{value:?}"),
+        Kind::Bool => (value != 0.0).to_string(),
+        kind if is_float_like(kind) => format!("{:?}", value as f32),
+        _ => format!("{value:.0}"),
+    }
+}
+
+/// A relative error to two decimals (`0.67`), or in scientific notation when tiny or huge.
+fn format_ratio(ratio: f64) -> String {
+    if (0.01..1000.0).contains(&ratio) {
+        let text = format!("{ratio:.2}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        // `1.0e-3` reads better as `1e-3`.
+        format!("{ratio:.1e}").replace(".0e", "e")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Describes how two equally long value lists differ, or `None` when they match. Pure: this is
+/// where the wording of a failed comparison is decided.
+fn describe_float_differences(
+    got: &[f64],
+    expected: &[f64],
+    shape: &[i64],
+    kind: Kind,
+    mode: Mode,
+) -> Option<String> {
+    let tol = match mode {
+        Mode::Within(tol) => tol,
+        Mode::Exact => Tolerance::EXACT,
+    };
+    let mut bad = 0usize;
+    let mut first_bad = None;
+    // Largest errors among pairs of finite values: where the result is merely inaccurate.
+    let mut max_abs: Option<(f64, usize)> = None;
+    let mut max_rel: Option<f64> = None;
+    // Non-finite values where the other side disagrees: where the result overflowed or became NaN.
+    let mut got_nonfinite = (0usize, None::<usize>);
+    let mut expected_nonfinite = (0usize, None::<usize>);
+    for (i, (&g, &e)) in got.iter().zip(expected).enumerate() {
+        if g.is_finite() && e.is_finite() {
+            let err = (g - e).abs();
+            if max_abs.is_none_or(|(m, _)| err > m) {
+                max_abs = Some((err, i));
+            }
+            if e != 0.0 {
+                let rel = err / e.abs();
+                max_rel = Some(max_rel.map_or(rel, |m: f64| m.max(rel)));
+            }
+        }
+        if tol.allows(g, e) {
+            continue;
+        }
+        bad += 1;
+        first_bad.get_or_insert(i);
+        if !g.is_finite() && e.is_finite() {
+            got_nonfinite.0 += 1;
+            got_nonfinite.1.get_or_insert(i);
+        } else if !e.is_finite() {
+            expected_nonfinite.0 += 1;
+            expected_nonfinite.1.get_or_insert(i);
+        }
+    }
+    let first = first_bad?;
+    let fmt = |v: f64| format_value(v, kind);
+    let total = got.len();
+    let mut text = match mode {
+        Mode::Within(tol) => format!(
+            "{} of {total} {} out of tolerance ({tol})",
+            bad,
+            if bad == 1 { "elements is" } else { "elements are" }
+        ),
+        Mode::Exact => {
+            format!("{} of {total} {}", bad, if bad == 1 { "elements differs" } else { "elements differ" })
+        }
+    };
+    text.push_str(&format!(
+        "\n  first differing index {}: got {}, expected {}",
+        at(first, shape),
+        fmt(got[first]),
+        fmt(expected[first])
+    ));
+    if let Some((err, i)) = max_abs
+        && err > 0.0
+        && kind != Kind::Bool
+    {
+        text.push_str(&format!(
+            "\n  max abs error {} at {} (got {}, expected {})",
+            fmt(err),
+            at(i, shape),
+            fmt(got[i]),
+            fmt(expected[i])
+        ));
+        if let Some(rel) = max_rel {
+            text.push_str(&format!("; max rel error {}", format_ratio(rel)));
+        }
+    }
+    if let (n, Some(i)) = got_nonfinite {
+        text.push_str(&format!(
+            "\n  {} where the reference is finite, the first at {} (got {}, expected {})",
+            plural(n, "value is NaN or infinite", "values are NaN or infinite"),
+            at(i, shape),
+            fmt(got[i]),
+            fmt(expected[i])
+        ));
+    }
+    if let (n, Some(i)) = expected_nonfinite {
+        text.push_str(&format!(
+            "\n  the reference has {} not matched, the first at {} (got {}, expected {})",
+            plural(n, "NaN or infinite value", "NaN or infinite values"),
+            at(i, shape),
+            fmt(got[i]),
+            fmt(expected[i])
+        ));
+    }
+    Some(text)
+}
+
+/// Like [`describe_float_differences`], for an exact comparison of integers or booleans.
+fn describe_int_differences(got: &[i64], expected: &[i64], shape: &[i64], kind: Kind) -> Option<String> {
+    let mut differing = got.iter().zip(expected).enumerate().filter(|(_, (g, e))| g != e);
+    let (first, _) = differing.next()?;
+    let bad = 1 + differing.count();
+    let fmt = |v: i64| if kind == Kind::Bool { (v != 0).to_string() } else { v.to_string() };
+    Some(format!(
+        "{} of {} {}\n  first differing index {}: got {}, expected {}",
+        bad,
+        got.len(),
+        if bad == 1 { "elements differs" } else { "elements differ" },
+        at(first, shape),
+        fmt(got[first]),
+        fmt(expected[first])
+    ))
+}
+
+/// `cpu`, `cuda:0`.
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_string(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".to_string(),
+        Device::Vulkan => "vulkan".to_string(),
+    }
+}
+
+/// `Float (float32)`: the name in tch and the name a PyTorch user knows.
+pub fn kind_name(kind: Kind) -> String {
+    let torch = match kind {
+        Kind::Uint8 => "uint8",
+        Kind::Int8 => "int8",
+        Kind::Int16 => "int16",
+        Kind::Int => "int32",
+        Kind::Int64 => "int64",
+        Kind::Half => "float16",
+        Kind::Float => "float32",
+        Kind::Double => "float64",
+        Kind::ComplexHalf => "complex32",
+        Kind::ComplexFloat => "complex64",
+        Kind::ComplexDouble => "complex128",
+        Kind::Bool => "bool",
+        Kind::QInt8 => "qint8",
+        Kind::QUInt8 => "quint8",
+        Kind::QInt32 => "qint32",
+        Kind::BFloat16 => "bfloat16",
+        Kind::Float8e5m2 => "float8_e5m2",
+        Kind::Float8e4m3fn => "float8_e4m3fn",
+        Kind::Float8e5m2fnuz => "float8_e5m2fnuz",
+        Kind::Float8e4m3fnuz => "float8_e4m3fnuz",
+    };
+    format!("{kind:?} ({torch})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(values: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(values).reshape(shape)
+    }
+
+    fn message(result: CheckResult) -> String {
+        result.expect_err("the comparison should have failed").to_string()
+    }
+
+    #[test]
+    fn tolerances_follow_torch_testing() {
+        assert_eq!(Tolerance::default(), Tolerance::new(1e-5, 1.3e-6));
+        assert_eq!(Tolerance::for_kind(Kind::Double), Tolerance::new(1e-7, 1e-7));
+        assert_eq!(Tolerance::for_kind(Kind::Half), Tolerance::new(1e-5, 1e-3));
+        assert_eq!(Tolerance::for_kind(Kind::BFloat16), Tolerance::new(1e-5, 1.6e-2));
+        assert_eq!(Tolerance::for_kind(Kind::Int64), Tolerance::EXACT);
+        assert_eq!(Tolerance::default().to_string(), "atol 1e-5, rtol 1.3e-6");
+    }
+
+    #[test]
+    fn allows_nan_only_against_nan_and_infinity_only_against_itself() {
+        let tol = Tolerance::new(1.0, 1.0);
+        assert!(tol.allows(f64::NAN, f64::NAN));
+        assert!(!tol.allows(f64::NAN, 0.0));
+        assert!(!tol.allows(0.0, f64::NAN));
+        assert!(tol.allows(f64::INFINITY, f64::INFINITY));
+        assert!(!tol.allows(f64::INFINITY, f64::NEG_INFINITY));
+        assert!(!tol.allows(1e300, f64::INFINITY));
+        assert!(tol.allows(2.9, 1.0));
+        assert!(!tol.allows(3.1, 1.0));
+    }
+
+    #[test]
+    fn equal_tensors_pass() {
+        let x = cpu(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        assert_eq!(assert_close("output", &x, &x.copy(), Tolerance::default()), Ok(()));
+        let nudged = &x + 1e-6;
+        assert_eq!(assert_close("output", &nudged, &x, Tolerance::default()), Ok(()));
+        let empty = Tensor::zeros([0, 3], (Kind::Float, Device::Cpu));
+        assert_eq!(assert_close("output", &empty, &empty.copy(), Tolerance::default()), Ok(()));
+    }
+
+    #[test]
+    fn value_differences_are_described() {
+        let expected = cpu(&[1.0, 2.0, 3.0, 4.0, 5.0, 0.75], &[2, 3]);
+        let got = cpu(&[1.0, 1.5, 3.0, 4.0, 5.5, 0.25], &[2, 3]);
+        assert_eq!(
+            message(assert_close("output", &got, &expected, Tolerance::default())),
+            "`output` differs from the reference: 3 of 6 elements are out of tolerance \
+             (atol 1e-5, rtol 1.3e-6)\n  \
+             first differing index [0, 1]: got 1.5, expected 2.0\n  \
+             max abs error 0.5 at [0, 1] (got 1.5, expected 2.0); max rel error 0.67"
+        );
+    }
+
+    #[test]
+    fn float32_values_print_with_float32_digits() {
+        let expected = cpu(&[0.1], &[1]);
+        let got = cpu(&[0.2], &[1]);
+        assert_eq!(
+            message(assert_close("y", &got, &expected, Tolerance::default())),
+            "`y` differs from the reference: 1 of 1 elements is out of tolerance \
+             (atol 1e-5, rtol 1.3e-6)\n  \
+             first differing index [0]: got 0.2, expected 0.1\n  \
+             max abs error 0.1 at [0] (got 0.2, expected 0.1); max rel error 1"
+        );
+    }
+
+    #[test]
+    fn nan_and_infinity_must_match() {
+        let expected = cpu(&[1.0, f32::NAN, f32::INFINITY, 2.0], &[4]);
+        assert_eq!(assert_close("y", &expected.copy(), &expected, Tolerance::default()), Ok(()));
+        let got = cpu(&[f32::NAN, f32::NAN, f32::INFINITY, f32::INFINITY], &[4]);
+        assert_eq!(
+            message(assert_close("y", &got, &expected, Tolerance::default())),
+            "`y` differs from the reference: 2 of 4 elements are out of tolerance \
+             (atol 1e-5, rtol 1.3e-6)\n  \
+             first differing index [0]: got NaN, expected 1.0\n  \
+             2 values are NaN or infinite where the reference is finite, the first at [0] \
+             (got NaN, expected 1.0)"
+        );
+        let got = cpu(&[1.0, 0.0, f32::NEG_INFINITY, 2.0], &[4]);
+        assert_eq!(
+            message(assert_close("y", &got, &expected, Tolerance::default())),
+            "`y` differs from the reference: 2 of 4 elements are out of tolerance \
+             (atol 1e-5, rtol 1.3e-6)\n  \
+             first differing index [1]: got 0.0, expected NaN\n  \
+             the reference has 2 NaN or infinite values not matched, the first at [1] \
+             (got 0.0, expected NaN)"
+        );
+    }
+
+    #[test]
+    fn shape_kind_and_device_come_before_values() {
+        let expected = Tensor::zeros([2, 3], (Kind::Float, Device::Cpu));
+        let transposed = Tensor::ones([3, 2], (Kind::Double, Device::Cpu));
+        // The kind is checked before the shape.
+        assert_eq!(
+            message(assert_close("output", &transposed, &expected, Tolerance::default())),
+            "`output` has kind Double (float64) but the reference has Float (float32)"
+        );
+        let transposed = transposed.to_kind(Kind::Float);
+        assert_eq!(
+            message(assert_close("output", &transposed, &expected, Tolerance::default())),
+            "`output` has shape [3, 2] but the reference has [2, 3]"
+        );
+        let sparse = expected.to_sparse_sparse_dim(2);
+        assert_eq!(
+            message(assert_close("output", &sparse, &expected, Tolerance::default())),
+            "`output` is sparse but the reference is dense"
+        );
+        let undefined = Tensor::new();
+        assert_eq!(
+            message(assert_close("output", &undefined, &expected, Tolerance::default())),
+            "`output` is an undefined tensor"
+        );
+    }
+
+    #[test]
+    fn sparse_tensors_compare_by_value() {
+        let dense = cpu(&[0.0, 1.0, 0.0, 2.0], &[2, 2]);
+        let wrong = cpu(&[0.0, 1.0, 3.0, 2.0], &[2, 2]);
+        assert_eq!(
+            assert_close(
+                "s",
+                &dense.to_sparse_sparse_dim(2),
+                &dense.to_sparse_sparse_dim(2),
+                Tolerance::default()
+            ),
+            Ok(())
+        );
+        assert!(
+            message(assert_close(
+                "s",
+                &wrong.to_sparse_sparse_dim(2),
+                &dense.to_sparse_sparse_dim(2),
+                Tolerance::default()
+            ))
+            .contains("first differing index [1, 0]: got 3.0, expected 0.0")
+        );
+    }
+
+    #[test]
+    fn complex_tensors_compare_real_and_imaginary_parts() {
+        let expected = cpu(&[1.0, 2.0, 3.0, 4.0], &[2, 2]).view_as_complex();
+        let got = cpu(&[1.0, 2.0, 3.0, 5.0], &[2, 2]).view_as_complex();
+        assert_eq!(assert_close("z", &expected.copy(), &expected, Tolerance::default()), Ok(()));
+        assert!(
+            message(assert_close("z", &got, &expected, Tolerance::default()))
+                .contains("first differing index [1, 1]: got 5.0, expected 4.0")
+        );
+    }
+
+    #[test]
+    fn integer_tensors_compare_exactly() {
+        let expected = Tensor::from_slice(&[1i64, 2, 3, 4, 5, 6]).reshape([2, 3]);
+        assert_eq!(assert_equal("indices", &expected.copy(), &expected), Ok(()));
+        let got = Tensor::from_slice(&[1i64, 3, 3, 4, 5, 7]).reshape([2, 3]);
+        assert_eq!(
+            message(assert_equal("indices", &got, &expected)),
+            "`indices` differs from the reference: 2 of 6 elements differ\n  \
+             first differing index [0, 1]: got 3, expected 2"
+        );
+        // Beyond 2^53, where a detour through f64 would lose the difference.
+        let big = Tensor::from_slice(&[(1i64 << 60) + 1]);
+        let other = Tensor::from_slice(&[1i64 << 60]);
+        assert!(assert_equal("n", &big, &other).is_err());
+        let mask = Tensor::from_slice(&[true, false]);
+        let flipped = Tensor::from_slice(&[true, true]);
+        assert_eq!(
+            message(assert_equal("mask", &flipped, &mask)),
+            "`mask` differs from the reference: 1 of 2 elements differs\n  \
+             first differing index [1]: got true, expected false"
+        );
+        let as_int = mask.to_kind(Kind::Int64);
+        assert_eq!(
+            message(assert_equal("mask", &as_int, &mask)),
+            "`mask` has kind Int64 (int64) but the reference has Bool (bool)"
+        );
+    }
+
+    #[test]
+    fn assert_equal_on_floats_is_exact() {
+        let expected = cpu(&[1.0, f32::NAN], &[2]);
+        assert_eq!(assert_equal("y", &expected.copy(), &expected), Ok(()));
+        let got = cpu(&[1.0 + 1e-7, f32::NAN], &[2]);
+        assert_eq!(
+            message(assert_equal("y", &got, &expected)),
+            "`y` differs from the reference: 1 of 2 elements differs\n  \
+             first differing index [0]: got 1.0000001, expected 1.0\n  \
+             max abs error 1.1920929e-7 at [0] (got 1.0000001, expected 1.0); max rel error 1.2e-7"
+        );
+    }
+
+    #[test]
+    fn missing_gradients_are_explained() {
+        let g = cpu(&[1.0, 2.0], &[2]);
+        assert_eq!(
+            message(assert_grad_close("x", None, Some(g.copy()), Tolerance::default())),
+            "`x` has no gradient: was it detached, or was requires_grad not set?"
+        );
+        // tch's `grad()` of a tensor without a gradient is an undefined tensor: the same thing.
+        let leaf = Tensor::zeros([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        assert_eq!(
+            message(assert_grad_close("x", Some(leaf.grad()), Some(g.copy()), Tolerance::default())),
+            "`x` has no gradient: was it detached, or was requires_grad not set?"
+        );
+        assert_eq!(
+            message(assert_grad_close("x", Some(g.copy()), None, Tolerance::default())),
+            "`x` has a gradient but the reference has none: should it have been detached from \
+             the graph?"
+        );
+        assert_eq!(assert_grad_close("x", None, None, Tolerance::default()), Ok(()));
+        let wrong = cpu(&[1.0, 3.0], &[2]);
+        assert!(
+            message(assert_grad_close("x", Some(wrong), Some(g), Tolerance::default()))
+                .starts_with("the gradient of `x` differs from the reference: 1 of 2 elements is")
+        );
+    }
+
+    #[test]
+    fn computed_gradients_are_compared() {
+        let x = cpu(&[1.0, 2.0], &[2]).set_requires_grad(true);
+        (&x * &x).sum(Kind::Float).backward();
+        let expected = cpu(&[2.0, 4.0], &[2]);
+        assert_eq!(assert_grad_close("x", Some(x.grad()), Some(expected), Tolerance::default()), Ok(()));
+    }
+
+    #[test]
+    fn indices_unravel_row_major() {
+        assert_eq!(unravel(5, &[2, 3]), vec![1, 2]);
+        assert_eq!(unravel(0, &[2, 3]), vec![0, 0]);
+        assert_eq!(unravel(7, &[2, 2, 2]), vec![1, 1, 1]);
+        assert_eq!(unravel(0, &[]), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn ratios_read_well() {
+        assert_eq!(format_ratio(0.6666), "0.67");
+        assert_eq!(format_ratio(1.0), "1");
+        assert_eq!(format_ratio(0.5), "0.5");
+        assert_eq!(format_ratio(1.5e-7), "1.5e-7");
+        assert_eq!(format_ratio(0.001), "1e-3");
+        assert_eq!(format_ratio(f64::INFINITY), "inf");
+    }
+}
