@@ -1,0 +1,59 @@
+//! Checks of 00_intro/broadcasting: random inputs of several shapes, square ones included
+//! (where broadcasting along the wrong axis runs without an error), size-1 and empty ones, and
+//! large magnitudes.
+
+use tch::{Device, Kind};
+use tensorlings_support::random::{randn, with_magnitude};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close};
+
+tensorlings_support::exercise_modules!("00_intro/broadcasting.rs");
+
+fn center_matches(device: Device, shape: [i64; 2], magnitude: f64) -> CheckResult {
+    let x = with_magnitude(&shape, magnitude, Kind::Float, device);
+    let got = exercise::center_columns(&x);
+    let expected = solution::center_columns(&x);
+    // Large values lose float32 digits when their mean is subtracted: scale the tolerance.
+    let tol = Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4);
+    assert_close("center_columns(x)", &got, &expected, tol)
+        .map_err(|f| f.context(format!("for x of shape {shape:?} (magnitude {magnitude:e})")))
+}
+
+fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
+    let a = randn(&[n], Kind::Float, device);
+    let b = randn(&[m], Kind::Float, device);
+    let got = exercise::outer_sum(&a, &b);
+    assert_close("outer_sum(a, b)", &got, &solution::outer_sum(&a, &b), Tolerance::default())
+        .map_err(|f| f.context(format!("for a of shape [{n}] and b of shape [{m}]")))
+}
+
+fn scale_matches(device: Device, n: i64, d: i64) -> CheckResult {
+    let x = randn(&[n, d], Kind::Float, device);
+    let w = randn(&[n], Kind::Float, device);
+    let got = exercise::scale_rows(&x, &w);
+    assert_close("scale_rows(x, w)", &got, &solution::scale_rows(&x, &w), Tolerance::default())
+        .map_err(|f| f.context(format!("for x of shape [{n}, {d}] and w of shape [{n}]")))
+}
+
+fn main() {
+    Checks::new("broadcasting")
+        .check("center_columns on [5, 3]", |ctx| center_matches(ctx.device(), [5, 3], 1.0))
+        .check("center_columns on a square [4, 4]", |ctx| center_matches(ctx.device(), [4, 4], 1.0))
+        .check("center_columns on one row [1, 4] and one column [6, 1]", |ctx| {
+            center_matches(ctx.device(), [1, 4], 1.0)?;
+            center_matches(ctx.device(), [6, 1], 1.0)
+        })
+        .check("center_columns on large values (1e6)", |ctx| center_matches(ctx.device(), [8, 3], 1e6))
+        .check("outer_sum on [3] and [4]", |ctx| outer_matches(ctx.device(), 3, 4))
+        .check("outer_sum on equal lengths [5] and [5]", |ctx| outer_matches(ctx.device(), 5, 5))
+        .check("outer_sum with size 1 and size 0", |ctx| {
+            outer_matches(ctx.device(), 1, 5)?;
+            outer_matches(ctx.device(), 0, 3)
+        })
+        .check("scale_rows on [2, 5]", |ctx| scale_matches(ctx.device(), 2, 5))
+        .check("scale_rows on a square [4, 4]", |ctx| scale_matches(ctx.device(), 4, 4))
+        .check("scale_rows on [1, 1] and [3, 1]", |ctx| {
+            scale_matches(ctx.device(), 1, 1)?;
+            scale_matches(ctx.device(), 3, 1)
+        })
+        .run()
+}
