@@ -95,6 +95,16 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
             }
         }
     }
+    for file in rust_files(&course.root.join("wrong"))? {
+        let shown = course.display_path(&file).into_owned();
+        match WrongAnswer::read(course, &file) {
+            Ok(wrong) if wrong.expect.is_empty() => problems.push(format!(
+                "{shown}: says nothing it expects; add `// expect: <part of the message>` lines"
+            )),
+            Ok(_) => {}
+            Err(problem) => problems.push(format!("{shown}: {problem}")),
+        }
+    }
     if !split_manifest(course)?.1 {
         problems.push(format!(
             "the binaries in {} do not match info.toml: run `tensorlings dev update`",
@@ -158,6 +168,8 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
         }
     }
 
+    problems.extend(check_wrong_answers(course, &run, jobs)?);
+
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = course.exercises().iter().map(solution_bin).collect();
     let build = Build { course, bins, subject_dir: None, color: false }.run()?;
@@ -170,10 +182,87 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
     Ok(report(problems, course))
 }
 
+/// A plausible wrong answer to an exercise, shipped so that `dev check` proves the checks
+/// reject it: `wrong/DIR/NAME/WHATEVER.rs`, a whole exercise file with `// expect: TEXT` lines,
+/// each a part of the failure message the checks must give.
+struct WrongAnswer {
+    path: std::path::PathBuf,
+    exercise: usize,
+    expect: Vec<String>,
+}
+
+impl WrongAnswer {
+    fn read(course: &Course, path: &Path) -> std::result::Result<Self, String> {
+        let rel = path.strip_prefix(course.root.join("wrong")).map_err(|_| "not under wrong/".to_string())?;
+        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let [dir, name, _file] = parts.as_slice() else {
+            return Err("wrong answers go in wrong/DIR/NAME/<answer>.rs".into());
+        };
+        let Some(exercise) = course.exercises().iter().position(|e| &e.dir == dir && &e.name == name) else {
+            return Err(format!("there is no exercise `{name}` in {dir}"));
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let expect = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("// expect:"))
+            .map(|text| text.trim().to_string())
+            .collect();
+        Ok(WrongAnswer { path: path.to_path_buf(), exercise, expect })
+    }
+}
+
+/// Runs every wrong answer through its exercise's checks: each must fail, with a message that
+/// contains every `// expect:` text. The answers go in rounds, one per exercise in each, so that
+/// a round is one cargo build and one parallel run, like `verify`.
+fn check_wrong_answers(course: &Course, run: &RunOptions, jobs: usize) -> Result<Vec<String>> {
+    let mut answers = Vec::new();
+    for file in rust_files(&course.root.join("wrong"))? {
+        answers.extend(WrongAnswer::read(course, &file).ok());
+    }
+    if answers.is_empty() {
+        return Ok(Vec::new());
+    }
+    eprintln!("Checking that the checks reject {} wrong answers...", answers.len());
+    let mut rounds: Vec<Vec<&WrongAnswer>> = Vec::new();
+    for answer in &answers {
+        match rounds.iter_mut().find(|round| round.iter().all(|a| a.exercise != answer.exercise)) {
+            Some(round) => round.push(answer),
+            None => rounds.push(vec![answer]),
+        }
+    }
+    let mut problems = Vec::new();
+    for round in rounds {
+        let subject = tempfile::tempdir().context("cannot create a temporary folder")?;
+        for answer in &round {
+            let target = subject.path().join(course.exercises()[answer.exercise].rel_path());
+            std::fs::create_dir_all(target.parent().expect("rel_path has a folder"))?;
+            std::fs::copy(&answer.path, &target)
+                .with_context(|| format!("cannot copy {}", answer.path.display()))?;
+        }
+        let indices: Vec<usize> = round.iter().map(|a| a.exercise).collect();
+        let options =
+            verify::Options { run: run.clone(), subject_dir: Some(subject.path()), jobs, progress: false };
+        let verdicts = verify::verify(course, &indices, &options)?;
+        for (answer, verdict) in round.iter().zip(&verdicts) {
+            let shown = course.display_path(&answer.path).into_owned();
+            let said = format!("{}\n{}\n{}", verdict.summary, verdict.details, verdict.output);
+            if verdict.passed() {
+                problems.push(format!("{shown}: the checks accept this wrong answer"));
+            } else if let Some(missing) = answer.expect.iter().find(|text| !said.contains(text.as_str())) {
+                problems.push(format!(
+                    "{shown}: rejected, but the message does not say `{missing}`; it said:\n{}",
+                    said.trim_end()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
 fn report(problems: Vec<String>, course: &Course) -> ExitCode {
     if problems.is_empty() {
         println!(
-            "{} the course is sound: {} exercises fail as shipped, and their solutions pass.",
+            "{} the course is sound: {} exercises fail as shipped, their solutions pass, and the checks reject every wrong answer.",
             "✓".green().bold(),
             course.exercises().len()
         );

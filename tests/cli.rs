@@ -380,6 +380,48 @@ fn dev_check_catches_files_that_disagree_with_info_toml() {
 }
 
 #[test]
+fn dev_check_proves_that_wrong_answers_are_rejected_with_their_message() {
+    let course = Course::new();
+    // A "wrong" answer that is right: the checks accept it, and dev check must say so.
+    let right = course.read("solutions/00_basics/square.rs");
+    course.write("wrong/00_basics/square/right.rs", &format!("// expect: anything\n{right}"));
+    // A wrong answer that is rejected, but not with the message its author expects.
+    course.write(
+        "wrong/00_basics/add/negates.rs",
+        "// expect: add(2, 3) returned 99\npub fn add(a: i64, b: i64) -> i64 { -a - b }\nfn main() {}\n",
+    );
+    let output = course.cmd(&["dev", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("wrong/00_basics/square/right.rs: the checks accept this wrong answer"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wrong/00_basics/add/negates.rs: rejected, but the message does not say"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("add(2, 3) returned -5, expected 5"), "the actual message is shown: {stdout}");
+    assert!(!stdout.contains("subtracts.rs"), "the shipped wrong answers are rejected as expected: {stdout}");
+    assert_eq!(stdout.matches("✗").count(), 2, "{stdout}");
+}
+
+#[test]
+fn dev_check_wants_wrong_answers_in_place_and_with_expectations() {
+    let course = Course::new();
+    course.write("wrong/00_basics/nope/x.rs", "// expect: x\nfn main() {}\n");
+    course.write(
+        "wrong/00_basics/add/silent.rs",
+        "pub fn add(a: i64, b: i64) -> i64 { a * b }\nfn main() {}\n",
+    );
+    let output = course.cmd(&["dev", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("wrong/00_basics/nope/x.rs: there is no exercise `nope`"), "{stdout}");
+    assert!(stdout.contains("wrong/00_basics/add/silent.rs: says nothing it expects"), "{stdout}");
+}
+
+#[test]
 fn dev_update_rewrites_stale_binaries_and_dev_check_notices() {
     let course = Course::new();
     course.edit_info("name = \"square\"", "name = \"squared\"");

@@ -1,0 +1,29 @@
+// A wrong answer to 00_intro/tensors.
+// Makes float32 ones on the CPU whatever the input.
+// expect: ones_like of a Double tensor returned Float: keep the input's dtype
+
+use tch::{Device, Kind, Tensor};
+
+/// A `rows` x `cols` float32 matrix holding 0, 1, 2, ... in row-major order, on `device`.
+pub fn grid(rows: i64, cols: i64, device: Device) -> Tensor {
+    // Without Kind::Float, arange would give int64, as torch.arange does.
+    Tensor::arange(rows * cols, (Kind::Float, device)).reshape([rows, cols])
+}
+
+/// `x` converted to float64, with the same values and on the same device.
+pub fn to_double(x: &Tensor) -> Tensor {
+    x.to_kind(Kind::Double)
+}
+
+/// A tensor of ones with the shape, dtype and device of `x`.
+pub fn ones_like(x: &Tensor) -> Tensor {
+    Tensor::ones(x.size(), (Kind::Float, Device::Cpu))
+}
+
+fn main() {
+    let g = grid(2, 3, Device::Cpu);
+    g.print();
+    println!("dtype {:?}, device {:?}", g.kind(), g.device());
+    to_double(&g).print();
+    ones_like(&Tensor::zeros([2, 2], (Kind::Int64, Device::Cpu))).print();
+}

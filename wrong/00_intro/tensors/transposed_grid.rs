@@ -1,0 +1,29 @@
+// A wrong answer to 00_intro/tensors.
+// The shape is given as [cols, rows].
+// expect: grid(2, 3): `grid` has shape [3, 2] but the reference has [2, 3]
+
+use tch::{Device, Kind, Tensor};
+
+/// A `rows` x `cols` float32 matrix holding 0, 1, 2, ... in row-major order, on `device`.
+pub fn grid(rows: i64, cols: i64, device: Device) -> Tensor {
+    // Without Kind::Float, arange would give int64, as torch.arange does.
+    Tensor::arange(rows * cols, (Kind::Float, device)).reshape([cols, rows])
+}
+
+/// `x` converted to float64, with the same values and on the same device.
+pub fn to_double(x: &Tensor) -> Tensor {
+    x.to_kind(Kind::Double)
+}
+
+/// A tensor of ones with the shape, dtype and device of `x`.
+pub fn ones_like(x: &Tensor) -> Tensor {
+    x.ones_like()
+}
+
+fn main() {
+    let g = grid(2, 3, Device::Cpu);
+    g.print();
+    println!("dtype {:?}, device {:?}", g.kind(), g.device());
+    to_double(&g).print();
+    ones_like(&Tensor::zeros([2, 2], (Kind::Int64, Device::Cpu))).print();
+}
