@@ -22,10 +22,10 @@ fn main() {
     // libtorch has no RUNPATH of its own in our binaries: without this they need
     // LD_LIBRARY_PATH to start.
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-    if cfg!(target_os = "linux") && Path::new(&lib).join("libtorch.so").exists() {
-        // tch references only libtorch_cpu, so the linker's --as-needed would drop the CUDA
-        // part and `Cuda::is_available()` would be false even on a GPU machine. The wheel's
-        // libtorch.so depends on libtorch_cuda.so, so linking it keeps CUDA in.
+    // The support library decides whether to link libtorch's CUDA part (where libtorch has one
+    // and the machine an NVIDIA driver); tch refers to none of its symbols, so without
+    // --no-as-needed the linker would drop it and CUDA would be unavailable even on a GPU.
+    if std::env::var("DEP_TENSORLINGS_SUPPORT_LINK_CUDA").as_deref() == Ok("1") {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch");
         println!("cargo:rustc-link-arg=-Wl,--as-needed");

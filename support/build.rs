@@ -32,23 +32,46 @@ fn main() {
     build.define("_GLIBCXX_USE_CXX11_ABI", abi.as_str());
     build.compile("tensorlings_autograd_shim");
 
+    // Whether binaries link libtorch's CUDA part: see `links_cuda`. The course package's build
+    // script reads this as DEP_TENSORLINGS_SUPPORT_LINK_CUDA, and this crate's tests as an env var.
+    let cuda = links_cuda(&lib);
+    println!("cargo:link_cuda={}", u8::from(cuda));
+    println!("cargo:rustc-env=TENSORLINGS_LINKED_CUDA={}", u8::from(cuda));
+
     // Link arguments for this crate's own tests, examples and binaries (Cargo does not pass
     // rustc-link-arg on to dependents; the course package's build script does the same).
     let lib_dir = lib.display();
     match env::var("CARGO_CFG_TARGET_OS").as_deref() {
         Ok("linux") => {
-            // The linker's default --as-needed drops libraries no symbol refers to, which
-            // drops libtorch_cuda: CUDA would be unavailable even on a GPU machine.
-            println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-            // The wheel's libtorch.so has libtorch_cuda.so (when there is one) as a
-            // dependency, so linking it keeps the CUDA backend.
-            if lib.join("libtorch.so").exists() {
+            if cuda {
+                // tch refers to no symbol of libtorch_cuda, so the linker's default
+                // --as-needed would drop it and CUDA would be unavailable even on a GPU. The
+                // wheel's libtorch.so depends on libtorch_cuda.so, so linking it keeps CUDA.
+                println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
                 println!("cargo:rustc-link-arg=-ltorch");
+                println!("cargo:rustc-link-arg=-Wl,--as-needed");
             }
             // Find libtorch at run time without LD_LIBRARY_PATH.
             println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
         }
         Ok("macos") => println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}"),
         _ => {}
+    }
+}
+
+/// Link the CUDA part of libtorch when there is one and this machine has an NVIDIA driver.
+/// Loading it costs about 0.15 s at every start of a check, which a machine without a GPU
+/// would pay for nothing. `TENSORLINGS_CUDA=1` (or `0`) decides instead, e.g. after a driver
+/// is installed (a rebuild is needed then: cargo cannot watch for drivers).
+fn links_cuda(lib: &std::path::Path) -> bool {
+    println!("cargo:rerun-if-env-changed=TENSORLINGS_CUDA");
+    let has_cuda_part = lib.join("libtorch.so").exists() && lib.join("libtorch_cuda.so").exists();
+    match env::var("TENSORLINGS_CUDA").as_deref() {
+        Ok("1") => has_cuda_part,
+        Ok("0") => false,
+        _ => {
+            let driver = ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"];
+            has_cuda_part && driver.iter().any(|path| std::path::Path::new(path).exists())
+        }
     }
 }

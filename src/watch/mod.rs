@@ -20,7 +20,7 @@ use events::{Event, Key};
 
 /// Trailing-edge debounce: editors write a file in several steps (truncate, write, rename);
 /// check once they are done.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 pub const NO_TERMINAL: &str = "watch mode needs a terminal to read keys from. In scripts and CI use \
 `tensorlings run [NAME]` to check one exercise, or `tensorlings verify` to check them all.";
