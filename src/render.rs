@@ -73,6 +73,13 @@ pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
 
 /// Every exercise by section with its state, then the overall progress.
 pub fn list(course: &Course, state: &State) -> String {
+    let mut text = exercise_table(course, state);
+    let _ = writeln!(text, "\n{}", progress_bar(state.done_count(), state.done.len(), 40));
+    text
+}
+
+/// Every exercise by section with its state and path.
+pub fn exercise_table(course: &Course, state: &State) -> String {
     let mut text = String::new();
     let mut section: Option<&str> = None;
     let name_width = course.exercises().iter().map(|e| e.name.len()).max().unwrap_or(0);
@@ -95,7 +102,6 @@ pub fn list(course: &Course, state: &State) -> String {
             course.display_path(&path).dimmed()
         );
     }
-    let _ = writeln!(text, "\n{}", progress_bar(state.done_count(), state.done.len(), 40));
     text
 }
 

@@ -39,8 +39,11 @@ struct Watch<'a> {
     state: State,
     body: Body,
     show_hint: bool,
-    /// A line under the key help: what just happened, or a question.
-    message: String,
+    /// A line under the key help: what a key just did, or a question. It stays until the next
+    /// key, so a re-check caused by the key's own file write does not wipe it.
+    notice: String,
+    /// Set while a check runs: the footer says so.
+    checking: bool,
     confirming_reset: bool,
 }
 
@@ -62,7 +65,8 @@ pub fn run(app: &App) -> Result<ExitCode> {
         state,
         body: Body::Text(String::new()),
         show_hint: false,
-        message: String::new(),
+        notice: String::new(),
+        checking: false,
         confirming_reset: false,
     };
     watch.check_current()?;
@@ -108,12 +112,13 @@ impl Watch<'_> {
 
     /// Handles a key; `false` means quit.
     fn on_key(&mut self, key: Key) -> Result<bool> {
+        self.notice.clear();
         if self.confirming_reset {
             self.confirming_reset = false;
             if key == Key::Char('y') {
                 self.reset_current()?;
             } else {
-                self.message = "Reset cancelled.".into();
+                self.notice = "Reset cancelled.".into();
                 self.draw()?;
             }
             return Ok(true);
@@ -136,7 +141,7 @@ impl Watch<'_> {
             Key::Char('c') => self.check_all()?,
             Key::Char('x') => {
                 self.confirming_reset = true;
-                self.message = format!(
+                self.notice = format!(
                     "Reset {} to as shipped? Your version is kept as a backup. Press y to reset, any other key to cancel.",
                     self.app.course.display_path(&self.current_path())
                 );
@@ -158,13 +163,15 @@ impl Watch<'_> {
             ));
             return self.draw();
         }
-        self.message = format!("Checking {}...", exercise.name);
+        self.checking = true;
         self.draw()?;
         let options = check::RunOptions {
             color: colored::control::SHOULD_COLORIZE.should_colorize(),
             ..self.app.run.clone()
         };
-        let verdict = check::check_exercise(course, exercise, &options)?;
+        let verdict = check::check_exercise(course, exercise, &options);
+        self.checking = false;
+        let verdict = verdict?;
         let mut text = String::new();
         // The welcome stays on screen until the first exercise is done.
         if self.state.done_count() == 0 {
@@ -172,7 +179,6 @@ impl Watch<'_> {
             text.push_str("\n\n");
         }
         text.push_str(&render::verdict(course, exercise, &verdict));
-        self.message.clear();
         if verdict.passed() {
             self.state.done[self.state.current] = true;
             if self.state.all_done() {
@@ -180,7 +186,7 @@ impl Watch<'_> {
                 text.push_str(course.info.final_message.trim_end());
                 text.push('\n');
             } else {
-                self.message = "Press n for the next exercise.".into();
+                text.push_str(&format!("{}\n", "Press n for the next exercise.".green().bold()));
             }
         }
         self.state.save(course)?;
@@ -190,7 +196,7 @@ impl Watch<'_> {
 
     fn next(&mut self) -> Result<()> {
         if !self.state.done[self.state.current] {
-            self.message = "n moves on once this exercise passes; h shows a hint.".into();
+            self.notice = "n moves on once this exercise passes; h shows a hint.".into();
             return self.draw();
         }
         match self.state.next_pending(self.state.current) {
@@ -208,7 +214,7 @@ impl Watch<'_> {
     }
 
     fn check_all(&mut self) -> Result<()> {
-        self.message = "Checking every exercise...".into();
+        self.notice = "Checking every exercise...".into();
         self.draw()?;
         let course = &self.app.course;
         let indices: Vec<usize> = (0..course.exercises().len()).collect();
@@ -224,13 +230,13 @@ impl Watch<'_> {
         }
         self.state.save(course)?;
         self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
-        self.message = "Press r to re-check the current exercise.".into();
+        self.notice = "Press r to re-check the current exercise.".into();
         self.draw()
     }
 
     fn reset_current(&mut self) -> Result<()> {
         let course = &self.app.course;
-        self.message = match reset_exercise(course, self.state.current)? {
+        self.notice = match reset_exercise(course, self.state.current)? {
             Reset::Restored { backup: Some(backup) } => {
                 format!("Reset. Your version is saved as {}", course.display_path(&backup))
             }
@@ -238,10 +244,7 @@ impl Watch<'_> {
             Reset::Unchanged => "It is already as shipped.".into(),
         };
         self.state.done[self.state.current] = false;
-        let message = std::mem::take(&mut self.message);
-        self.check_current()?;
-        self.message = message;
-        self.draw()
+        self.check_current()
     }
 
     fn draw(&self) -> Result<()> {
@@ -249,7 +252,7 @@ impl Watch<'_> {
         let exercise = &course.exercises()[self.state.current];
         let mut text = match &self.body {
             Body::Verdict(text) | Body::Text(text) => text.clone(),
-            Body::List => render::list(course, &self.state),
+            Body::List => render::exercise_table(course, &self.state),
         };
         if !text.ends_with('\n') {
             text.push('\n');
@@ -263,8 +266,10 @@ impl Watch<'_> {
             course.display_path(&self.current_path()).bold(),
             KEYS.dimmed()
         ));
-        if !self.message.is_empty() {
-            text.push_str(&self.message);
+        if self.checking {
+            text.push_str(&format!("Checking {}...\n", exercise.name));
+        } else if !self.notice.is_empty() {
+            text.push_str(&self.notice);
             text.push('\n');
         }
         terminal::draw(&text)
