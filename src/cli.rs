@@ -105,8 +105,8 @@ pub enum Commands {
 #[derive(Subcommand)]
 pub enum DevCommands {
     /// Check the course: info.toml and the files agree, hints are there, every exercise fails
-    /// as shipped, every solution passes, and the checks reject every wrong answer in wrong/
-    /// with the message it expects (`// expect: TEXT` lines).
+    /// as shipped, every solution passes, and the checks reject every wrong answer in
+    /// wrong/DIR/NAME.toml with the message it expects.
     Check {
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]

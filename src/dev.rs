@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use colored::Colorize;
+use serde::Deserialize;
 
 use crate::cargo::Build;
 use crate::check::{RunOptions, Status};
@@ -95,16 +96,8 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
             }
         }
     }
-    for file in rust_files(&course.root.join("wrong"))? {
-        let shown = course.display_path(&file).into_owned();
-        match WrongAnswer::read(course, &file) {
-            Ok(wrong) if wrong.expect.is_empty() => problems.push(format!(
-                "{shown}: says nothing it expects; add `// expect: <part of the message>` lines"
-            )),
-            Ok(_) => {}
-            Err(problem) => problems.push(format!("{shown}: {problem}")),
-        }
-    }
+    let (_, wrong_problems) = read_wrong_answers(course)?;
+    problems.extend(wrong_problems);
     if !split_manifest(course)?.1 {
         problems.push(format!(
             "the binaries in {} do not match info.toml: run `tensorlings dev update`",
@@ -182,43 +175,95 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
     Ok(report(problems, course))
 }
 
-/// A plausible wrong answer to an exercise, shipped so that `dev check` proves the checks
-/// reject it: `wrong/DIR/NAME/WHATEVER.rs`, a whole exercise file with `// expect: TEXT` lines,
-/// each a part of the failure message the checks must give.
-struct WrongAnswer {
-    path: std::path::PathBuf,
-    exercise: usize,
+/// `wrong/DIR/NAME.toml`: plausible wrong answers to one exercise, each the reference solution
+/// with one mistake, and what the checks must say about it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrongFile {
+    answer: Vec<WrongSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrongSpec {
+    name: String,
+    /// What the mistake is.
+    mistake: String,
+    /// Text of the solution to replace (it must occur exactly once)...
+    replace: String,
+    /// ...and what replaces it.
+    with: String,
+    /// Parts of the failure message a learner must see.
     expect: Vec<String>,
 }
 
-impl WrongAnswer {
-    fn read(course: &Course, path: &Path) -> std::result::Result<Self, String> {
-        let rel = path.strip_prefix(course.root.join("wrong")).map_err(|_| "not under wrong/".to_string())?;
-        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-        let [dir, name, _file] = parts.as_slice() else {
-            return Err("wrong answers go in wrong/DIR/NAME/<answer>.rs".into());
+/// A wrong answer ready to check: the exercise it answers and its source.
+struct WrongAnswer {
+    label: String,
+    exercise: usize,
+    source: String,
+    expect: Vec<String>,
+}
+
+/// Reads every `wrong/DIR/NAME.toml`; returns the answers and the problems with the files.
+fn read_wrong_answers(course: &Course) -> Result<(Vec<WrongAnswer>, Vec<String>)> {
+    let (mut answers, mut problems) = (Vec::new(), Vec::new());
+    let dir = course.root.join("wrong");
+    let Ok(sections) = std::fs::read_dir(&dir) else { return Ok((answers, problems)) };
+    for file in
+        sections.flatten().filter(|e| e.path().is_dir()).flat_map(|e| std::fs::read_dir(e.path())).flatten()
+    {
+        let path = file?.path();
+        let shown = course.display_path(&path).into_owned();
+        let (Some(section), Some(name)) = (
+            path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
+            path.file_stem().map(|n| n.to_string_lossy().into_owned()),
+        ) else {
+            continue;
         };
-        let Some(exercise) = course.exercises().iter().position(|e| &e.dir == dir && &e.name == name) else {
-            return Err(format!("there is no exercise `{name}` in {dir}"));
+        if path.extension().is_none_or(|e| e != "toml") {
+            problems.push(format!("{shown}: wrong answers go in wrong/DIR/NAME.toml"));
+            continue;
+        }
+        let Some(exercise) = course.exercises().iter().position(|e| e.dir == section && e.name == name)
+        else {
+            problems.push(format!("{shown}: there is no exercise `{name}` in {section}"));
+            continue;
         };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-        let expect = text
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("// expect:"))
-            .map(|text| text.trim().to_string())
-            .collect();
-        Ok(WrongAnswer { path: path.to_path_buf(), exercise, expect })
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {shown}"))?;
+        let spec: WrongFile = match toml::from_str(&text) {
+            Ok(spec) => spec,
+            Err(e) => {
+                problems.push(format!("{shown}: {}", e.message()));
+                continue;
+            }
+        };
+        let solution_path = course.solution_path(&course.exercises()[exercise]);
+        let solution = std::fs::read_to_string(&solution_path).unwrap_or_default();
+        for answer in spec.answer {
+            let label = format!("{shown} [{}: {}]", answer.name, answer.mistake);
+            let occurrences = solution.matches(&answer.replace).count();
+            if answer.replace.is_empty() || occurrences != 1 {
+                problems.push(format!(
+                    "{label}: `replace` must occur exactly once in {}, but occurs {occurrences} times",
+                    course.display_path(&solution_path)
+                ));
+            } else if answer.expect.is_empty() {
+                problems.push(format!("{label}: `expect` is empty: say what the learner must be told"));
+            } else {
+                let source = solution.replacen(&answer.replace, &answer.with, 1);
+                answers.push(WrongAnswer { label, exercise, source, expect: answer.expect });
+            }
+        }
     }
+    Ok((answers, problems))
 }
 
 /// Runs every wrong answer through its exercise's checks: each must fail, with a message that
-/// contains every `// expect:` text. The answers go in rounds, one per exercise in each, so that
-/// a round is one cargo build and one parallel run, like `verify`.
+/// contains every `expect` text. The answers go in rounds, one per exercise in each, so that a
+/// round is one cargo build and one parallel run, like `verify`.
 fn check_wrong_answers(course: &Course, run: &RunOptions, jobs: usize) -> Result<Vec<String>> {
-    let mut answers = Vec::new();
-    for file in rust_files(&course.root.join("wrong"))? {
-        answers.extend(WrongAnswer::read(course, &file).ok());
-    }
+    let (answers, _) = read_wrong_answers(course)?;
     if answers.is_empty() {
         return Ok(Vec::new());
     }
@@ -235,22 +280,20 @@ fn check_wrong_answers(course: &Course, run: &RunOptions, jobs: usize) -> Result
         let subject = tempfile::tempdir().context("cannot create a temporary folder")?;
         for answer in &round {
             let target = subject.path().join(course.exercises()[answer.exercise].rel_path());
-            std::fs::create_dir_all(target.parent().expect("rel_path has a folder"))?;
-            std::fs::copy(&answer.path, &target)
-                .with_context(|| format!("cannot copy {}", answer.path.display()))?;
+            write_atomically(&target, answer.source.as_bytes())?;
         }
         let indices: Vec<usize> = round.iter().map(|a| a.exercise).collect();
         let options =
             verify::Options { run: run.clone(), subject_dir: Some(subject.path()), jobs, progress: false };
         let verdicts = verify::verify(course, &indices, &options)?;
         for (answer, verdict) in round.iter().zip(&verdicts) {
-            let shown = course.display_path(&answer.path).into_owned();
             let said = format!("{}\n{}\n{}", verdict.summary, verdict.details, verdict.output);
             if verdict.passed() {
-                problems.push(format!("{shown}: the checks accept this wrong answer"));
+                problems.push(format!("{}: the checks accept this wrong answer", answer.label));
             } else if let Some(missing) = answer.expect.iter().find(|text| !said.contains(text.as_str())) {
                 problems.push(format!(
-                    "{shown}: rejected, but the message does not say `{missing}`; it said:\n{}",
+                    "{}: rejected, but the message does not say `{missing}`; it said:\n{}",
+                    answer.label,
                     said.trim_end()
                 ));
             }

@@ -354,6 +354,8 @@ fn dev_check_passes_on_a_sound_course() {
 fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
     let course = Course::new();
     // `adds negatives` checks a fixed value, so a wrong solution cannot agree with itself.
+    // (Its shipped wrong answers no longer apply to the changed solution.)
+    std::fs::remove_file(course.path("wrong/00_basics/add.toml")).unwrap();
     course.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a - b }\nfn main() {}\n");
     course.write("exercises/00_basics/square.rs", "pub fn square(x: i64) -> i64 { x * x }\nfn main() {}\n");
     course
@@ -382,43 +384,55 @@ fn dev_check_catches_files_that_disagree_with_info_toml() {
 #[test]
 fn dev_check_proves_that_wrong_answers_are_rejected_with_their_message() {
     let course = Course::new();
-    // A "wrong" answer that is right: the checks accept it, and dev check must say so.
-    let right = course.read("solutions/00_basics/square.rs");
-    course.write("wrong/00_basics/square/right.rs", &format!("// expect: anything\n{right}"));
-    // A wrong answer that is rejected, but not with the message its author expects.
+    let square = course.read("wrong/00_basics/square.toml");
+    // A "wrong" answer that is right, which dev check must report as accepted; and one that is
+    // rejected, but not with the message its author expects.
     course.write(
-        "wrong/00_basics/add/negates.rs",
-        "// expect: add(2, 3) returned 99\npub fn add(a: i64, b: i64) -> i64 { -a - b }\nfn main() {}\n",
+        "wrong/00_basics/square.toml",
+        &format!(
+            "{square}\n[[answer]]\nname = \"right\"\nmistake = \"none\"\nreplace = \"x * x\"\nwith = \"x * x\"\nexpect = [\"anything\"]\n\n\
+             [[answer]]\nname = \"cubes\"\nmistake = \"cubes\"\nreplace = \"x * x\"\nwith = \"x * x * x\"\nexpect = [\"returned 99\"]\n"
+        ),
     );
     let output = course.cmd(&["dev", "check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("wrong/00_basics/square/right.rs: the checks accept this wrong answer"),
+        stdout.contains("wrong/00_basics/square.toml [right: none]: the checks accept this wrong answer"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("wrong/00_basics/add/negates.rs: rejected, but the message does not say"),
+        stdout.contains("[cubes: cubes]: rejected, but the message does not say `returned 99`"),
         "{stdout}"
     );
-    assert!(stdout.contains("add(2, 3) returned -5, expected 5"), "the actual message is shown: {stdout}");
-    assert!(!stdout.contains("subtracts.rs"), "the shipped wrong answers are rejected as expected: {stdout}");
-    assert_eq!(stdout.matches("✗").count(), 2, "{stdout}");
+    assert!(stdout.contains("square(3) returned 27, expected 9"), "the actual message is shown: {stdout}");
+    assert_eq!(
+        stdout.matches("✗").count(),
+        2,
+        "the shipped wrong answers are rejected as expected: {stdout}"
+    );
 }
 
 #[test]
-fn dev_check_wants_wrong_answers_in_place_and_with_expectations() {
+fn dev_check_wants_wrong_answers_in_place_and_well_formed() {
     let course = Course::new();
-    course.write("wrong/00_basics/nope/x.rs", "// expect: x\nfn main() {}\n");
     course.write(
-        "wrong/00_basics/add/silent.rs",
-        "pub fn add(a: i64, b: i64) -> i64 { a * b }\nfn main() {}\n",
+        "wrong/00_basics/nope.toml",
+        "[[answer]]\nname = \"x\"\nmistake = \"x\"\nreplace = \"x\"\nwith = \"y\"\nexpect = [\"x\"]\n",
     );
+    course.write(
+        "wrong/00_basics/typed.toml",
+        "[[answer]]\nname = \"stale\"\nmistake = \"m\"\nreplace = \"not in the solution\"\nwith = \"y\"\nexpect = [\"x\"]\n\n\
+         [[answer]]\nname = \"silent\"\nmistake = \"m\"\nreplace = \"42\"\nwith = \"41\"\nexpect = []\n",
+    );
+    course.write("wrong/00_basics/add.toml", "[[answer]]\nname = \"typo\"\nmistak = \"m\"\n");
     let output = course.cmd(&["dev", "check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("wrong/00_basics/nope/x.rs: there is no exercise `nope`"), "{stdout}");
-    assert!(stdout.contains("wrong/00_basics/add/silent.rs: says nothing it expects"), "{stdout}");
+    assert!(stdout.contains("wrong/00_basics/nope.toml: there is no exercise `nope`"), "{stdout}");
+    assert!(stdout.contains("[stale: m]: `replace` must occur exactly once in solutions/00_basics/typed.rs, but occurs 0 times"), "{stdout}");
+    assert!(stdout.contains("[silent: m]: `expect` is empty"), "{stdout}");
+    assert!(stdout.contains("wrong/00_basics/add.toml: unknown field `mistak`"), "{stdout}");
 }
 
 #[test]

@@ -220,7 +220,7 @@ impl<'a> Checks<'a> {
             device::try_device().map(|device| (device, threads))
         });
         let device = match &setup {
-            Ok((device, _)) => device_name(*device),
+            Ok((device, _)) => device::name(*device),
             Err(_) => "none".to_string(),
         };
         say(format_args!("tensorlings: checking `{}` on {device}", self.exercise));
@@ -277,15 +277,6 @@ fn run_one(index: usize, device: Device, threads: i32, check: CheckFn<'_>) -> (C
     (outcome.unwrap_or_else(|description| Err(Failure::new(description))), elapsed)
 }
 
-/// `cpu`, or `cuda:0` for the first GPU, as PyTorch writes devices.
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".to_string(),
-        Device::Cuda(i) => format!("cuda:{i}"),
-        Device::Mps => "mps".to_string(),
-        Device::Vulkan => "vulkan".to_string(),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The report

@@ -160,8 +160,8 @@ fn compare(subject: &str, got: &Tensor, expected: &Tensor, tol: Option<Tolerance
         return Err(Failure::new(format!(
             "{subject} is on {} but the reference is on {}: create it on the device you were \
              given, or move it with `.to_device(..)`",
-            device_name(got_device),
-            device_name(expected_device)
+            crate::device::name(got_device),
+            crate::device::name(expected_device)
         )));
     }
     let (got_kind, expected_kind) = (got.f_kind()?, expected.f_kind()?);
@@ -416,15 +416,6 @@ fn describe_int_differences(got: &[i64], expected: &[i64], shape: &[i64], kind: 
     ))
 }
 
-/// `cpu`, `cuda:0`.
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".to_string(),
-        Device::Cuda(i) => format!("cuda:{i}"),
-        Device::Mps => "mps".to_string(),
-        Device::Vulkan => "vulkan".to_string(),
-    }
-}
 
 /// `Float (float32)`: the name in tch and the name a PyTorch user knows.
 pub fn kind_name(kind: Kind) -> String {

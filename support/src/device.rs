@@ -150,6 +150,16 @@ pub fn apply_thread_limit() -> Result<Option<i32>, Failure> {
     Ok(limit)
 }
 
+/// `cpu`, or `cuda:0` for the first GPU, as PyTorch writes devices.
+pub fn name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_string(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".to_string(),
+        Device::Vulkan => "vulkan".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
