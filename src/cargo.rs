@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 
 use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use crate::course::Course;
@@ -51,6 +52,10 @@ pub struct Build<'a> {
     /// Folder the check binaries take the exercise files from; `None`: `exercises/`.
     pub subject_dir: Option<&'a Path>,
     pub color: bool,
+    /// Show a spinner on stderr (when it is a terminal) once a build has run for a second: the
+    /// first build of a course compiles tch and libtorch's bindings for minutes, and silence
+    /// would look like a hang. A rebuild after a save is done before the spinner would appear.
+    pub show_progress: bool,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +64,8 @@ struct Message {
     target: Option<Target>,
     message: Option<Diagnostic>,
     executable: Option<PathBuf>,
+    #[serde(default)]
+    fresh: bool,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +116,10 @@ impl Build<'_> {
         let rewrite = PathRewrite::for_course(self.course);
         let mut bins: HashMap<String, BinBuild> = HashMap::new();
         let mut shared_errors = String::new();
+        let mut spinner: Option<ProgressBar> = None;
+        let mut compiled = 0;
+        let mut told_first_build = false;
+        let started = std::time::Instant::now();
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         for line in stdout.lines() {
             let line = line.context("cannot read cargo's output")?;
@@ -129,16 +140,45 @@ impl Build<'_> {
                         shared_errors.push_str(&rendered);
                     }
                 }
-                "compiler-artifact" if is_bin => {
-                    bins.entry(target.name).or_default().executable = message.executable;
+                "compiler-artifact" => {
+                    if self.show_progress && !message.fresh {
+                        compiled += 1;
+                        if spinner.is_none() && started.elapsed() > std::time::Duration::from_secs(1) {
+                            spinner = Some(build_spinner());
+                        }
+                        if let Some(spinner) = &spinner {
+                            if !is_bin && !told_first_build {
+                                told_first_build = true;
+                                spinner.println(FIRST_BUILD);
+                            }
+                            spinner.set_message(format!("{compiled} compiled, the last `{}`", target.name));
+                        }
+                    }
+                    if is_bin {
+                        bins.entry(target.name).or_default().executable = message.executable;
+                    }
                 }
                 _ => {}
             }
         }
         child.wait().context("cannot wait for cargo")?;
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
         let stderr = stderr_reader.join().unwrap_or_default();
         Ok(BuildOutput { bins, stderr: rewrite.apply(&stderr), shared_errors })
     }
+}
+
+const FIRST_BUILD: &str = "Compiling the course's dependencies (tch and libtorch's C++ bindings): a few minutes, once. Later builds take under a second.";
+
+fn build_spinner() -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} Building ({elapsed}): {msg}").expect("the template is valid"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 /// rustc names files relative to the course package (`../exercises/x.rs`), and files that

@@ -107,10 +107,18 @@ pub struct RunOptions {
 }
 
 /// Builds and checks one exercise (the path of `run` and watch mode).
-pub fn check_exercise(course: &Course, exercise: &ExerciseInfo, options: &RunOptions) -> Result<Verdict> {
+/// `show_progress`: see [`Build::show_progress`]; off where the screen is drawn whole (watch).
+pub fn check_exercise(
+    course: &Course,
+    exercise: &ExerciseInfo,
+    options: &RunOptions,
+    show_progress: bool,
+) -> Result<Verdict> {
     let start = Instant::now();
     let bin = check_bin(exercise);
-    let build = Build { course, bins: vec![bin.clone()], subject_dir: None, color: options.color }.run()?;
+    let build =
+        Build { course, bins: vec![bin.clone()], subject_dir: None, color: options.color, show_progress }
+            .run()?;
     Ok(verdict_after_build(course, exercise, &build, options, start))
 }
 

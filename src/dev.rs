@@ -2,6 +2,7 @@
 //! (the binary list of the course package, generated from info.toml).
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -130,7 +131,8 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
     app.provision()?;
     let indices: Vec<usize> = (0..course.exercises().len()).collect();
     let run = RunOptions { color: false, ..app.run.clone() };
-    let options = |subject_dir| verify::Options { run: run.clone(), subject_dir, jobs, progress: false };
+    let progress = std::io::stderr().is_terminal();
+    let options = |subject_dir| verify::Options { run: run.clone(), subject_dir, jobs, progress };
 
     eprintln!("Checking that every exercise fails as shipped...");
     let shipped = verify::verify(course, &indices, &options(None))?;
@@ -165,7 +167,7 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
 
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = course.exercises().iter().map(solution_bin).collect();
-    let build = Build { course, bins, subject_dir: None, color: false }.run()?;
+    let build = Build { course, bins, subject_dir: None, color: false, show_progress: true }.run()?;
     for exercise in course.exercises() {
         let bin = solution_bin(exercise);
         if build.bins.get(&bin).and_then(|b| b.executable.as_ref()).is_none() {

@@ -27,6 +27,16 @@ pub struct Options<'a> {
 
 /// Checks the exercises at `indices` (course order) and returns their verdicts in that order.
 pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<Vec<Verdict>> {
+    let bins = indices.iter().map(|&i| check_bin(&course.exercises()[i])).collect();
+    let build = Build {
+        course,
+        bins,
+        subject_dir: options.subject_dir,
+        color: options.run.color,
+        show_progress: options.progress,
+    }
+    .run()?;
+    // Created after the build, whose own spinner shows when it takes long.
     let bar = if options.progress { ProgressBar::new(indices.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:<30} [{bar:30}] {pos}/{len} checked ({elapsed})")
@@ -34,9 +44,6 @@ pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<V
             .progress_chars("#>-"),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar.set_message("building the checks");
-    let bins = indices.iter().map(|&i| check_bin(&course.exercises()[i])).collect();
-    let build = Build { course, bins, subject_dir: options.subject_dir, color: options.run.color }.run()?;
     bar.set_message("running the checks");
 
     let (exclusive, parallel): (Vec<usize>, Vec<usize>) =

@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use colored::Colorize;
 
+use crate::cargo::Build;
 use crate::check;
 use crate::commands::{App, Reset, reset_exercise};
+use crate::course::check_bin;
 use crate::render;
 use crate::state::State;
 use crate::verify;
@@ -53,8 +55,18 @@ pub fn run(app: &App) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let state = app.load_state()?;
-    // Before raw mode: an install prints a lot and may take minutes.
+    // Before raw mode, whose screen is redrawn whole: an install prints a lot, and the first
+    // build of a course takes minutes, both with progress of their own.
     app.provision()?;
+    let current = &app.course.exercises()[state.current];
+    Build {
+        course: &app.course,
+        bins: vec![check_bin(current)],
+        subject_dir: None,
+        color: false,
+        show_progress: true,
+    }
+    .run()?;
     let (sender, receiver) = events::channel_pair();
     let _watcher = events::watch_files(&app.course.root.join("exercises"), sender.clone())?;
     let _raw_mode = terminal::RawMode::enable()?;
@@ -169,7 +181,7 @@ impl Watch<'_> {
             color: colored::control::SHOULD_COLORIZE.should_colorize(),
             ..self.app.run.clone()
         };
-        let verdict = check::check_exercise(course, exercise, &options);
+        let verdict = check::check_exercise(course, exercise, &options, false);
         self.checking = false;
         let verdict = verdict?;
         let mut text = String::new();
