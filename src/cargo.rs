@@ -66,6 +66,7 @@ struct Message {
     executable: Option<PathBuf>,
     #[serde(default)]
     fresh: bool,
+    package_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +152,9 @@ impl Build<'_> {
                                 told_first_build = true;
                                 spinner.println(FIRST_BUILD);
                             }
-                            spinner.set_message(format!("{compiled} compiled, the last `{}`", target.name));
+                            let package =
+                                message.package_id.as_deref().map_or(target.name.as_str(), package_name);
+                            spinner.set_message(format!("{compiled} compiled, the last `{package}`"));
                         }
                     }
                     if is_bin {
@@ -171,6 +174,15 @@ impl Build<'_> {
 }
 
 const FIRST_BUILD: &str = "Compiling the course's dependencies (tch and libtorch's C++ bindings): a few minutes, once. Later builds take under a second.";
+
+/// `torch-sys` of `registry+https://github.com/rust-lang/crates.io-index#torch-sys@0.26.0`
+/// (and of the older `torch-sys 0.26.0 (registry+...)` form).
+fn package_name(package_id: &str) -> &str {
+    match package_id.rsplit_once('#') {
+        Some((_, name_version)) => name_version.split('@').next().unwrap_or(name_version),
+        None => package_id.split(' ').next().unwrap_or(package_id),
+    }
+}
 
 fn build_spinner() -> ProgressBar {
     let spinner = ProgressBar::new_spinner();
@@ -214,6 +226,19 @@ mod tests {
             rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
             " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"
         );
+    }
+
+    #[test]
+    fn package_names_come_from_package_ids() {
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#torch-sys@0.26.0"),
+            "torch-sys"
+        );
+        assert_eq!(
+            package_name("path+file:///work/support#tensorlings-support@0.1.0"),
+            "tensorlings-support"
+        );
+        assert_eq!(package_name("tch 0.26.0 (registry+https://github.com/rust-lang/crates.io-index)"), "tch");
     }
 
     #[test]
