@@ -1,89 +1,12 @@
 //! Drives the real `tensorlings` binary on temporary copies of the fixture course in
 //! tests/fixtures/basic, which needs no libtorch.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use assert_cmd::Command;
+use common::Course;
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-/// A fresh copy of the fixture course, removed when dropped.
-struct Course {
-    dir: TempDir,
-}
-
-impl Course {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic");
-        copy_dir(&fixture, dir.path());
-        Course { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn write(&self, rel: &str, contents: &str) {
-        let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap()
-    }
-
-    fn edit_info(&self, from: &str, to: &str) {
-        let info = self.read("info.toml");
-        assert!(info.contains(from), "info.toml has no {from:?}");
-        self.write("info.toml", &info.replacen(from, to, 1));
-    }
-
-    /// Replaces the body of the `add` exercise with `body`, keeping its signature.
-    fn write_add(&self, body: &str) {
-        self.write(
-            "exercises/00_basics/add.rs",
-            &format!("pub fn add(a: i64, b: i64) -> i64 {{\n{body}\n}}\n\nfn main() {{}}\n"),
-        );
-    }
-
-    fn solve_all(&self) {
-        for name in ["add", "typed", "square"] {
-            let solution = self.read(&format!("solutions/00_basics/{name}.rs"));
-            self.write(&format!("exercises/00_basics/{name}.rs"), &solution);
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("tensorlings").unwrap();
-        command.current_dir(self.dir.path()).args(args);
-        for var in
-            ["LIBTORCH", "TENSORLINGS_PYTHON", "XDG_CACHE_HOME", "TENSORLINGS_SUBJECT_DIR", "CLICOLOR_FORCE"]
-        {
-            command.env_remove(var);
-        }
-        command.env("NO_COLOR", "1");
-        command
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name == ".tensorlings" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
