@@ -416,7 +416,6 @@ fn describe_int_differences(got: &[i64], expected: &[i64], shape: &[i64], kind: 
     ))
 }
 
-
 /// `Float (float32)`: the name in tch and the name a PyTorch user knows.
 pub fn kind_name(kind: Kind) -> String {
     let torch = match kind {
