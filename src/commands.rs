@@ -141,7 +141,7 @@ impl App {
         if !check_only {
             let libtorch = provisioner.ensure(true)?;
             println!(
-                "{} libtorch {} from {}: {}",
+                "{} libtorch {} ({}): {}",
                 "✓".green().bold(),
                 libtorch.version.as_deref().unwrap_or("(version unknown)"),
                 libtorch.source,

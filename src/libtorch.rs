@@ -108,7 +108,7 @@ impl<'a> Provisioner<'a> {
         let mut probes = Vec::new();
         let config = self.config_path();
         probes.push(match read_configured(&config) {
-            Some(dir) => self.probe_dir(&config.display().to_string(), &dir, "recorded by an earlier setup"),
+            Some(dir) => self.probe_dir(&config.display().to_string(), &dir, "recorded in .cargo/config.toml by an earlier setup"),
             None => Probe {
                 place: config.display().to_string(),
                 finding: "no libtorch recorded yet".into(),
@@ -122,7 +122,7 @@ impl<'a> Provisioner<'a> {
                 Some(installed) => self.probe_dir(
                     &install.display().to_string(),
                     &installed.libtorch,
-                    "tensorlings' install",
+                    "tensorlings' own install",
                 ),
                 None if install.exists() => Probe {
                     place: install.display().to_string(),
@@ -256,7 +256,7 @@ impl<'a> Provisioner<'a> {
         write_atomically(&dir.join("installed.toml"), text.as_bytes())?;
         eprintln!("libtorch {} is installed.", record.version);
         drop(lock);
-        self.validate(&record.libtorch, "tensorlings' install")
+        self.validate(&record.libtorch, "tensorlings' own install")
     }
 
     /// Records `libtorch` for cargo. Skipped when the file already says the same, so its
