@@ -23,6 +23,9 @@ pub enum Status {
     Timeout,
     /// Killed by a signal, or ended without a readable report.
     Crash,
+    /// The checks could not run at all, through no fault of the exercise (e.g. `--device cuda`
+    /// without a GPU): a setup problem.
+    Error,
 }
 
 impl Status {
@@ -33,6 +36,7 @@ impl Status {
             Status::CompileError => "compile error",
             Status::Timeout => "timeout",
             Status::Crash => "crash",
+            Status::Error => "setup error",
         }
     }
 }
@@ -61,6 +65,9 @@ struct Report {
     format_version: u32,
     #[serde(default)]
     device: Option<String>,
+    /// Why no check could run, when set-up failed.
+    #[serde(default)]
+    error: Option<String>,
     checks: Vec<CheckResult>,
 }
 
@@ -255,6 +262,15 @@ fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Ver
         }
         Some(Ok(report)) => report,
     };
+    if let Some(error) = report.error {
+        return Verdict {
+            status: Status::Error,
+            summary: error,
+            duration,
+            device: report.device,
+            ..crash(String::new(), output)
+        };
+    }
 
     let failed: Vec<&CheckResult> =
         report.checks.iter().filter(|c| c.outcome == CheckOutcome::Fail).collect();
@@ -372,6 +388,15 @@ mod tests {
         let verdict = interpret(finished(Ending::TimedOut, ""), None, Duration::from_secs(7));
         assert_eq!(verdict.status, Status::Timeout);
         assert!(verdict.summary.contains("7 s"));
+    }
+
+    #[test]
+    fn a_set_up_error_is_reported_once() {
+        let report = r#"{"format_version":1,"device":"none","error":"no CUDA device","checks":[]}"#;
+        let verdict = interpret(finished(exited(1), ""), Some(report), Duration::from_secs(1));
+        assert_eq!(verdict.status, Status::Error);
+        assert_eq!(verdict.summary, "no CUDA device");
+        assert!(verdict.details.is_empty());
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub enum Commands {
     Watch,
     /// Check one exercise (default: the current one) and print the verdict.
     ///
-    /// Exits 0 when it passes and 1 when it does not.
+    /// Exits 0 when it passes, 1 when it does not, and 2 when it cannot be checked (a setup
+    /// problem, such as --device cuda without a GPU).
     Run {
         /// Exercise name, as `tensorlings list` shows it.
         name: Option<String>,
@@ -81,7 +82,7 @@ pub enum Commands {
     /// `--format json`, one JSON document goes to stdout: {"format_version", "summary":
     /// {"total", "passed", "failed"}, "exercises": [{"name", "section", "path", "status",
     /// "duration_ms", "message", "checks"}]}, status being pass, fail, compile_error,
-    /// timeout or crash.
+    /// timeout, crash or error (could not be checked: a setup problem, which exits 2).
     Verify {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,

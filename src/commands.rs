@@ -59,7 +59,7 @@ impl App {
         print!("{}", render::verdict(&self.course, exercise, &verdict));
         state.done[index] = verdict.passed();
         state.save(&self.course)?;
-        Ok(if verdict.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(exit_code(std::slice::from_ref(&verdict)))
     }
 
     pub fn hint(&self, name: Option<&str>) -> Result<ExitCode> {
@@ -113,7 +113,7 @@ impl App {
             state.current = first_pending;
         }
         state.save(&self.course)?;
-        Ok(if verdicts.iter().all(|v| v.passed()) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(exit_code(&verdicts))
     }
 
     pub fn reset(&self, name: &str) -> Result<ExitCode> {
@@ -174,6 +174,17 @@ impl App {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// 0 when every verdict passed, 2 when any could not be checked (a setup problem), else 1.
+fn exit_code(verdicts: &[check::Verdict]) -> ExitCode {
+    if verdicts.iter().any(|v| v.status == check::Status::Error) {
+        ExitCode::from(2)
+    } else if verdicts.iter().all(|v| v.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

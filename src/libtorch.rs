@@ -108,7 +108,11 @@ impl<'a> Provisioner<'a> {
         let mut probes = Vec::new();
         let config = self.config_path();
         probes.push(match read_configured(&config) {
-            Some(dir) => self.probe_dir(&config.display().to_string(), &dir, "recorded in .cargo/config.toml by an earlier setup"),
+            Some(dir) => self.probe_dir(
+                &config.display().to_string(),
+                &dir,
+                "recorded in .cargo/config.toml by an earlier setup",
+            ),
             None => Probe {
                 place: config.display().to_string(),
                 finding: "no libtorch recorded yet".into(),

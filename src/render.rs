@@ -37,6 +37,9 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict) -> S
             "Compare with the reference solution: {}",
             course.display_path(&solution).underline()
         );
+    } else if verdict.status == Status::Error {
+        let mark = "✗".red().bold();
+        let _ = writeln!(text, "{mark} {} could not be checked: {}", exercise.name.bold(), verdict.summary);
     } else {
         let _ = writeln!(
             text,

@@ -191,6 +191,23 @@ fn verify_fails_the_shipped_course_and_passes_the_solved_one() {
 }
 
 #[test]
+fn a_set_up_error_is_reported_once_and_exits_2() {
+    let course = Course::new();
+    course
+        .cmd(&["run", "add", "--device", "cuda"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("add could not be checked: no CUDA device in the fixture"))
+        .stdout(predicate::str::contains("Edit exercises").not());
+    course.write_add("a + b");
+    let output = course.cmd(&["verify", "--format", "json", "--device", "cuda"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["exercises"][0]["status"], "error");
+    assert_eq!(report["exercises"][0]["message"], "no CUDA device in the fixture");
+}
+
+#[test]
 fn verify_prints_a_table_for_people() {
     let course = Course::new();
     course.write_add("a + b");

@@ -221,12 +221,18 @@ impl<'a> Checks<'a> {
             Err(_) => "none".to_string(),
         };
         say(format_args!("tensorlings: checking `{}` on {device}", self.exercise));
-        let mut report = Report { device, checks: Vec::with_capacity(self.checks.len()) };
+        // A setup problem (no CUDA for --device cuda, a bad thread count) stops every check the
+        // same way: it is reported once, as the report's error, not as N identical failures.
+        let (device_to_use, threads) = match setup {
+            Ok(setup) => setup,
+            Err(failure) => {
+                say(format_args!("cannot run the checks: {}", failure.message()));
+                return Report { device, error: Some(failure.message().to_string()), checks: Vec::new() };
+            }
+        };
+        let mut report = Report { device, error: None, checks: Vec::with_capacity(self.checks.len()) };
         for (index, (name, check)) in self.checks.into_iter().enumerate() {
-            let (result, elapsed) = match &setup {
-                Ok((device, threads)) => run_one(index, *device, *threads, check),
-                Err(failure) => (Err(Failure::new(failure.message())), Duration::ZERO),
-            };
+            let (result, elapsed) = run_one(index, device_to_use, threads, check);
             let entry = CheckReport::new(name, result, elapsed);
             say(format_args!("{}", entry.human_line()));
             report.checks.push(entry);
@@ -346,6 +352,8 @@ impl CheckReport {
 pub struct Report {
     /// The device the checks ran on (`cpu`, `cuda:0`), or `none` when it could not be had.
     pub device: String,
+    /// Why no check could run (set up failed), in which case `checks` is empty.
+    pub error: Option<String>,
     /// One entry per check, in the order they ran.
     pub checks: Vec<CheckReport>,
 }
@@ -356,7 +364,7 @@ impl Report {
 
     /// Whether any check failed (skips do not count).
     pub fn any_failed(&self) -> bool {
-        self.checks.iter().any(|c| c.outcome == Outcome::Fail)
+        self.error.is_some() || self.checks.iter().any(|c| c.outcome == Outcome::Fail)
     }
 
     /// "3 checks: 1 passed, 1 failed, 1 skipped".
@@ -379,6 +387,10 @@ impl Report {
         out.push_str(&format!("  \"format_version\": {},\n", Self::FORMAT_VERSION));
         out.push_str("  \"device\": ");
         push_json_string(&mut out, &self.device);
+        if let Some(error) = &self.error {
+            out.push_str(",\n  \"error\": ");
+            push_json_string(&mut out, error);
+        }
         out.push_str(",\n  \"checks\": [");
         for (i, check) in self.checks.iter().enumerate() {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
@@ -480,6 +492,7 @@ mod tests {
     #[test]
     fn report_serializes_like_the_protocol() {
         let report = Report {
+            error: None,
             device: "cpu".to_string(),
             checks: vec![
                 CheckReport {
@@ -517,12 +530,19 @@ mod tests {
         );
         assert!(report.any_failed());
         assert_eq!(report.summary(), "3 checks: 1 passed, 1 failed, 1 skipped");
-        let empty = Report { device: "cuda:0".to_string(), checks: vec![] };
+        let empty = Report { device: "cuda:0".to_string(), error: None, checks: vec![] };
         assert_eq!(
             empty.to_json(),
             "{\n  \"format_version\": 1,\n  \"device\": \"cuda:0\",\n  \"checks\": []\n}\n"
         );
         assert!(!empty.any_failed());
+        let broken =
+            Report { device: "none".to_string(), error: Some("no \"CUDA\"".to_string()), checks: vec![] };
+        assert_eq!(
+            broken.to_json(),
+            "{\n  \"format_version\": 1,\n  \"device\": \"none\",\n  \"error\": \"no \\\"CUDA\\\"\",\n  \"checks\": []\n}\n"
+        );
+        assert!(broken.any_failed());
     }
 
     #[test]
@@ -547,7 +567,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("report.json");
         std::fs::write(&path, "old").unwrap();
-        let report = Report { device: "cpu".to_string(), checks: vec![] };
+        let report = Report { device: "cpu".to_string(), error: None, checks: vec![] };
         report.write_atomically(&path).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), report.to_json());
         let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
