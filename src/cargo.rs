@@ -107,6 +107,7 @@ impl Build<'_> {
         };
         let mut child =
             command.spawn().context("cannot start cargo: is Rust installed (https://rustup.rs)?")?;
+        crate::exec::register(child.id());
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
         let stderr_reader = thread::spawn(move || {
             let mut text = String::new();
@@ -164,7 +165,9 @@ impl Build<'_> {
                 _ => {}
             }
         }
-        child.wait().context("cannot wait for cargo")?;
+        let waited = child.wait();
+        crate::exec::unregister(child.id());
+        waited.context("cannot wait for cargo")?;
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }

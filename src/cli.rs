@@ -1,6 +1,17 @@
 //! The command line: commands, options and their help texts.
 
+use std::path::Path;
+
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// How the learner starts tensorlings, for the commands that messages suggest: `cargo run --`
+/// when this binary is the course's own build (the README's way), else `tensorlings`.
+pub fn invocation(course_root: &Path) -> &'static str {
+    match std::env::current_exe() {
+        Ok(exe) if exe.starts_with(course_root.join("target")) => "cargo run --",
+        _ => "tensorlings",
+    }
+}
 
 const AFTER_HELP: &str = "\
 Exit codes:

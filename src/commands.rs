@@ -18,6 +18,8 @@ use crate::{render, verify};
 pub struct App {
     pub course: Course,
     pub run: RunOptions,
+    /// `cargo run --` or `tensorlings`: see [`crate::cli::invocation`].
+    pub invoke: &'static str,
 }
 
 impl App {
@@ -56,8 +58,9 @@ impl App {
         self.provision()?;
         let exercise = &self.course.exercises()[index];
         let verdict = check::check_exercise(&self.course, exercise, &self.run, true)?;
-        print!("{}", render::verdict(&self.course, exercise, &verdict));
-        state.done[index] = verdict.passed();
+        let hint = format!("`{} hint {}` shows a hint", self.invoke, exercise.name);
+        print!("{}", render::verdict(&self.course, exercise, &verdict, &hint));
+        state.record(index, &verdict);
         state.save(&self.course)?;
         Ok(exit_code(std::slice::from_ref(&verdict)))
     }
@@ -104,7 +107,7 @@ impl App {
             }
         }
         for (&index, verdict) in indices.iter().zip(&verdicts) {
-            state.done[index] = verdict.passed();
+            state.record(index, verdict);
         }
         // Once the current exercise is done, the next one to work on is the first pending.
         if let Some(first_pending) = state.done.iter().position(|done| !done)
@@ -148,7 +151,8 @@ impl App {
                 libtorch.root.display()
             );
             println!(
-                "cargo and rust-analyzer find it through .cargo/config.toml. Start the course with `tensorlings`."
+                "cargo and rust-analyzer find it through .cargo/config.toml. Start the course with `{}`.",
+                self.invoke.trim_end_matches(" --")
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::info_file::{ExerciseInfo, InfoFile};
 
+#[derive(Clone)]
 pub struct Course {
     pub root: PathBuf,
     pub info: InfoFile,

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,27 @@ impl Captured {
     }
 }
 
+/// Child processes started here and not yet reaped, so that watch mode can stop a running
+/// check when the learner quits. Only unreaped pids are listed: such a pid cannot have been
+/// reused by another process, so killing it is safe.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+pub fn register(pid: u32) {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// Call right after the child was reaped.
+pub fn unregister(pid: u32) {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != pid);
+}
+
+/// Kills every child still running (a build, a check), e.g. when the learner quits.
+pub fn kill_running() {
+    for pid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        kill(pid);
+    }
+}
+
 pub enum Ending {
     Exited(ExitStatus),
     TimedOut,
@@ -56,9 +77,12 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finis
     // A waiter thread owns the child, so the verdict arrives the moment it exits (no polling
     // delay); the main thread only needs its pid to kill it.
     let pid = child.id();
+    register(pid);
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
-        let _ = sender.send(child.wait());
+        let status = child.wait();
+        unregister(pid);
+        let _ = sender.send(status);
     });
     let ending = match receiver.recv_timeout(timeout) {
         Ok(status) => Ending::Exited(status.context("cannot wait for the check process")?),
@@ -100,8 +124,8 @@ fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
 }
 
 fn kill(pid: u32) {
-    // SAFETY: kill(2) with a pid we spawned and have not reaped yet (the waiter thread reaps
-    // it only after it exits), so the pid cannot have been reused.
+    // SAFETY: kill(2) on a pid we spawned and have not reaped yet (pids leave RUNNING when they
+    // are reaped), so it cannot have been reused by another process.
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGKILL);
     }

@@ -289,6 +289,22 @@ impl<'a> Provisioner<'a> {
     }
 }
 
+/// Forgets a `LIBTORCH` that cargo put in our environment from `.cargo/config.toml` (it does
+/// so for `cargo run`): that value is the one setup recorded, not the learner's own choice, so
+/// it must neither outrank the other places nor stop setup from replacing it when it is stale.
+/// Children (cargo building the course) then read the config's current value themselves.
+///
+/// Call it before any thread starts: it changes the process environment.
+pub fn forget_inherited_libtorch(course: &Course) {
+    let config = course.root.join(".cargo").join("config.toml");
+    let inherited = std::env::var_os("LIBTORCH").map(PathBuf::from);
+    if inherited.is_some() && inherited == read_configured(&config) {
+        // SAFETY: called from main before any other thread exists, so nothing reads the
+        // environment concurrently.
+        unsafe { std::env::remove_var("LIBTORCH") };
+    }
+}
+
 /// `$XDG_CACHE_HOME/tensorlings`, else `~/.cache/tensorlings`.
 pub fn cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")

@@ -43,9 +43,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let course = Course::discover(&std::env::current_dir()?)?;
+    libtorch::forget_inherited_libtorch(&course);
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
-    let app =
-        App { course, run: RunOptions { device: cli.device.as_str().to_string(), threads: None, color } };
+    let invoke = cli::invocation(&course.root);
+    let run = RunOptions { device: cli.device.as_str().to_string(), threads: None, color };
+    let app = App { course, run, invoke };
     match cli.command.unwrap_or(Commands::Watch) {
         Commands::Watch => watch::run(&app),
         Commands::Run { name } => app.run(name.as_deref()),

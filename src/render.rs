@@ -9,8 +9,9 @@ use crate::course::Course;
 use crate::info_file::ExerciseInfo;
 use crate::state::State;
 
-/// The whole verdict of one exercise, as `run` and watch mode print it.
-pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict) -> String {
+/// The whole verdict of one exercise, as `run` and watch mode print it. `hint` says how to get
+/// the hint, e.g. "press h for a hint".
+pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, hint: &str) -> String {
     let mut text = String::new();
     if !verdict.details.is_empty() {
         text.push_str(verdict.details.trim_end());
@@ -50,12 +51,7 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict) -> S
             verdict.summary
         );
         let path = course.exercise_path(exercise);
-        let _ = writeln!(
-            text,
-            "Edit {} and save; `tensorlings hint {}` helps.",
-            course.display_path(&path).underline(),
-            exercise.name
-        );
+        let _ = writeln!(text, "Fix {}; {hint}.", course.display_path(&path).underline(),);
     }
     text
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::check::{Status, Verdict};
 use crate::course::Course;
 
 const STATE_VERSION: u32 = 1;
@@ -79,6 +80,14 @@ impl State {
         };
         let text = toml::to_string(&file).context("cannot serialize the state")?;
         write_atomically(&self.path, text.as_bytes())
+    }
+
+    /// Records a verdict: done when it passed, not done when it failed. A verdict of a check
+    /// that could not run at all (a setup problem) says nothing about the exercise: unchanged.
+    pub fn record(&mut self, index: usize, verdict: &Verdict) {
+        if verdict.status != Status::Error {
+            self.done[index] = verdict.passed();
+        }
     }
 
     pub fn done_count(&self) -> usize {

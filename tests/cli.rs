@@ -198,7 +198,7 @@ fn a_set_up_error_is_reported_once_and_exits_2() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains("add could not be checked: no CUDA device in the fixture"))
-        .stdout(predicate::str::contains("Edit exercises").not());
+        .stdout(predicate::str::contains("Fix exercises").not());
     course.write_add("a + b");
     let output = course.cmd(&["verify", "--format", "json", "--device", "cuda"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -459,6 +459,32 @@ mod setup {
             .assert()
             .success()
             .stdout(predicate::str::contains("libtorch 2.13.0+cu130"));
+    }
+
+    #[test]
+    fn a_stale_recorded_libtorch_is_replaced_even_when_cargo_passes_it_on() {
+        let course = libtorch_course();
+        let libtorch = fake_libtorch("2.13.0");
+        course.cmd(&["setup"]).env("LIBTORCH", libtorch.path()).assert().success();
+        let stale = libtorch.path().to_path_buf();
+        drop(libtorch); // the recorded folder is gone
+        let fresh = fake_libtorch("2.13.0+cpu");
+        let bin = tempfile::tempdir().unwrap();
+        let python = bin.path().join("python3");
+        std::fs::write(&python, format!("#!/bin/sh\necho 2.13.0+cpu\necho {}\n", fresh.path().display()))
+            .unwrap();
+        std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        // `cargo run` exports the config's LIBTORCH to the runner: that is not the learner's choice.
+        course
+            .cmd(&["setup"])
+            .env("LIBTORCH", &stale)
+            .env("TENSORLINGS_PYTHON", &python)
+            .env("XDG_CACHE_HOME", cache.path())
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Python's torch"));
+        assert!(course.read(".cargo/config.toml").contains(&fresh.path().display().to_string()));
     }
 
     #[test]

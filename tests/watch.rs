@@ -101,3 +101,41 @@ fn ctrl_c_quits_watch_mode_cleanly() {
     watch.exp_eof().unwrap();
     assert_exited_cleanly(&watch);
 }
+
+#[test]
+fn q_stops_a_hanging_check_and_quits() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 600");
+    course.write_add("loop { std::hint::spin_loop(); }");
+    // As in a real terminal, a shell leads the session and outlives tensorlings: were the check
+    // left running, no hang-up would end it. (Started directly, tensorlings would lead the
+    // session, and its exit would hang up the check and hide the bug.)
+    let mut shell = std::process::Command::new("sh");
+    shell
+        .args(["-c", "\"$0\"; echo \"exit $?\"; sleep 3"])
+        .arg(assert_cmd::cargo::cargo_bin("tensorlings"))
+        .current_dir(course.dir.path())
+        .env("NO_COLOR", "1");
+    let mut watch = rexpect::session::spawn_command(shell, Some(TIMEOUT_MS)).unwrap();
+    watch.exp_string("Checking add... (it is stopped after 600 s; q stops it and quits)").unwrap();
+    // Give the check time to start its process, then try other keys and quit.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    press(&mut watch, "r");
+    watch.exp_string("Wait for the check to finish, or press q").unwrap();
+    press(&mut watch, "q");
+    watch.exp_string("Bye!").unwrap();
+    watch.exp_string("exit 0").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(processes_running_from(course.dir.path()).is_empty(), "the hanging check was left running");
+    watch.exp_eof().unwrap();
+}
+
+/// Pids of processes whose executable lies under `dir`.
+fn processes_running_from(dir: &Path) -> Vec<u32> {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir)))
+        .collect()
+}

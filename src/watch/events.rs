@@ -14,6 +14,8 @@ pub enum Event {
     /// A file under exercises/ was written, created, renamed or removed.
     FileChanged(PathBuf),
     Key(Key),
+    /// A worker finished a check.
+    Finished(super::Finished),
     /// The watcher or the terminal failed; watch mode reports it and quits.
     Error(String),
 }

@@ -1,20 +1,23 @@
 //! Watch mode: re-check the current exercise on every save, and act on single keys.
+//!
+//! Checks run on a worker thread and report back through the same channel as keys and file
+//! events, so the keys still work while a check runs: q stops a check that hangs.
 
 mod events;
 mod terminal;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use colored::Colorize;
 
 use crate::cargo::Build;
-use crate::check;
+use crate::check::{self, Verdict};
 use crate::commands::{App, Reset, reset_exercise};
-use crate::course::check_bin;
+use crate::course::{Course, check_bin};
 use crate::render;
 use crate::state::State;
 use crate::verify;
@@ -24,16 +27,32 @@ use events::{Event, Key};
 /// check once they are done.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-pub const NO_TERMINAL: &str = "watch mode needs a terminal to read keys from. In scripts and CI use \
-`tensorlings run [NAME]` to check one exercise, or `tensorlings verify` to check them all.";
-
 const KEYS: &str = "n next · h hint · l list · r re-run · c check all · x reset · q quit";
+
+pub fn no_terminal(invoke: &str) -> String {
+    format!(
+        "watch mode needs a terminal to read keys from. In scripts and CI use `{invoke} run [NAME]` to check \
+         one exercise, or `{invoke} verify` to check them all."
+    )
+}
 
 /// What the screen shows above the footer.
 enum Body {
     Verdict(String),
     List,
     Text(String),
+}
+
+/// What a worker thread was asked to do.
+enum Job {
+    One(usize),
+    All,
+}
+
+/// A worker's answer.
+pub enum Finished {
+    One(usize, Result<Verdict>),
+    All(Result<Vec<Verdict>>),
 }
 
 struct Watch<'a> {
@@ -44,14 +63,17 @@ struct Watch<'a> {
     /// A line under the key help: what a key just did, or a question. It stays until the next
     /// key, so a re-check caused by the key's own file write does not wipe it.
     notice: String,
-    /// Set while a check runs: the footer says so.
-    checking: bool,
     confirming_reset: bool,
+    /// The job a worker is doing, if any: one at a time.
+    running: Option<Job>,
+    /// The exercise changed while a job ran: check it again once the job is done.
+    recheck: bool,
+    events: Sender<Event>,
 }
 
 pub fn run(app: &App) -> Result<ExitCode> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        eprintln!("{} {NO_TERMINAL}", "error:".red().bold());
+        eprintln!("{} {}", "error:".red().bold(), no_terminal(app.invoke));
         return Ok(ExitCode::from(2));
     }
     let state = app.load_state()?;
@@ -67,10 +89,11 @@ pub fn run(app: &App) -> Result<ExitCode> {
         show_progress: true,
     }
     .run()?;
+
     let (sender, receiver) = events::channel_pair();
     let _watcher = events::watch_files(&app.course.root.join("exercises"), sender.clone())?;
-    let _raw_mode = terminal::RawMode::enable()?;
-    events::read_keys(sender);
+    let raw_mode = terminal::RawMode::enable()?;
+    events::read_keys(sender.clone());
 
     let mut watch = Watch {
         app,
@@ -78,8 +101,10 @@ pub fn run(app: &App) -> Result<ExitCode> {
         body: Body::Text(String::new()),
         show_hint: false,
         notice: String::new(),
-        checking: false,
         confirming_reset: false,
+        running: None,
+        recheck: false,
+        events: sender,
     };
     watch.check_current()?;
 
@@ -108,11 +133,14 @@ pub fn run(app: &App) -> Result<ExitCode> {
                     break;
                 }
             }
+            Some(Event::Finished(finished)) => watch.on_finished(finished)?,
             Some(Event::Error(message)) => bail!(message),
         }
     }
-    drop(_raw_mode);
-    println!("Bye! Your progress is saved; run `tensorlings` to continue.");
+    // A check may still be running (a hang the learner gave up on): stop it with us.
+    crate::exec::kill_running();
+    drop(raw_mode);
+    println!("Bye! Your progress is saved; run `{}` to continue.", app.invoke.trim_end_matches(" --"));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -125,6 +153,13 @@ impl Watch<'_> {
     /// Handles a key; `false` means quit.
     fn on_key(&mut self, key: Key) -> Result<bool> {
         self.notice.clear();
+        if matches!(key, Key::Char('q') | Key::Interrupt) {
+            return Ok(false);
+        }
+        if self.running.is_some() && key != Key::Char('h') {
+            self.notice = "Wait for the check to finish, or press q to stop it and quit.".into();
+            return self.draw().map(|_| true);
+        }
         if self.confirming_reset {
             self.confirming_reset = false;
             if key == Key::Char('y') {
@@ -136,7 +171,6 @@ impl Watch<'_> {
             return Ok(true);
         }
         match key {
-            Key::Char('q') | Key::Interrupt => return Ok(false),
             Key::Char('h') => {
                 self.show_hint = !self.show_hint;
                 self.draw()?;
@@ -150,7 +184,7 @@ impl Watch<'_> {
             }
             Key::Char('r') => self.check_current()?,
             Key::Char('n') => self.next()?,
-            Key::Char('c') => self.check_all()?,
+            Key::Char('c') => self.start(Job::All)?,
             Key::Char('x') => {
                 self.confirming_reset = true;
                 self.notice = format!(
@@ -159,50 +193,103 @@ impl Watch<'_> {
                 );
                 self.draw()?;
             }
-            Key::Char(_) | Key::Other => {}
+            _ => {}
         }
         Ok(true)
     }
 
     fn check_current(&mut self) -> Result<()> {
-        let course = &self.app.course;
-        let exercise = &course.exercises()[self.state.current];
+        if self.running.is_some() {
+            self.recheck = true;
+            return Ok(());
+        }
         let path = self.current_path();
         if !path.exists() {
             self.body = Body::Text(format!(
                 "{} is missing. Waiting for it to come back (or press x to restore it as shipped).",
-                course.display_path(&path)
+                self.app.course.display_path(&path)
             ));
             return self.draw();
         }
-        self.checking = true;
-        self.draw()?;
+        self.start(Job::One(self.state.current))
+    }
+
+    /// Hands a job to a worker thread, which answers with [`Event::Finished`].
+    fn start(&mut self, job: Job) -> Result<()> {
+        let course: Course = self.app.course.clone();
         let options = check::RunOptions {
             color: colored::control::SHOULD_COLORIZE.should_colorize(),
             ..self.app.run.clone()
         };
-        let verdict = check::check_exercise(course, exercise, &options, false);
-        self.checking = false;
-        let verdict = verdict?;
-        let mut text = String::new();
-        // The welcome stays on screen until the first exercise is done.
-        if self.state.done_count() == 0 {
-            text.push_str(course.info.welcome_message.trim_end());
-            text.push_str("\n\n");
-        }
-        text.push_str(&render::verdict(course, exercise, &verdict));
-        if verdict.passed() {
-            self.state.done[self.state.current] = true;
-            if self.state.all_done() {
-                text.push('\n');
-                text.push_str(course.info.final_message.trim_end());
-                text.push('\n');
-            } else {
-                text.push_str(&format!("{}\n", "Press n for the next exercise.".green().bold()));
+        let events = self.events.clone();
+        let finished = match job {
+            Job::One(index) => {
+                self.running = Some(Job::One(index));
+                Box::new(move || {
+                    let exercise = &course.exercises()[index];
+                    Finished::One(index, check::check_exercise(&course, exercise, &options, false))
+                }) as Box<dyn FnOnce() -> Finished + Send>
+            }
+            Job::All => {
+                self.running = Some(Job::All);
+                let options = verify::Options {
+                    run: options,
+                    subject_dir: None,
+                    jobs: crate::commands::default_jobs(),
+                    progress: false,
+                };
+                Box::new(move || {
+                    let indices: Vec<usize> = (0..course.exercises().len()).collect();
+                    Finished::All(verify::verify(&course, &indices, &options))
+                })
+            }
+        };
+        std::thread::spawn(move || {
+            let _ = events.send(Event::Finished(finished()));
+        });
+        self.draw()
+    }
+
+    fn on_finished(&mut self, finished: Finished) -> Result<()> {
+        self.running = None;
+        let course = &self.app.course;
+        match finished {
+            Finished::One(index, verdict) => {
+                let verdict = verdict?;
+                let exercise = &course.exercises()[index];
+                self.state.record(index, &verdict);
+                let mut text = String::new();
+                // The welcome stays on screen until the first exercise is done.
+                if self.state.done_count() == 0 {
+                    text.push_str(course.info.welcome_message.trim_end());
+                    text.push_str("\n\n");
+                }
+                text.push_str(&render::verdict(course, exercise, &verdict, "press h for a hint"));
+                if verdict.passed() {
+                    if self.state.all_done() {
+                        text.push('\n');
+                        text.push_str(course.info.final_message.trim_end());
+                        text.push('\n');
+                    } else {
+                        text.push_str(&format!("{}\n", "Press n for the next exercise.".green().bold()));
+                    }
+                }
+                self.body = Body::Verdict(text);
+            }
+            Finished::All(verdicts) => {
+                let verdicts = verdicts?;
+                for (index, verdict) in verdicts.iter().enumerate() {
+                    self.state.record(index, verdict);
+                }
+                let indices: Vec<usize> = (0..verdicts.len()).collect();
+                self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
+                self.notice = "Press r to re-check the current exercise.".into();
             }
         }
         self.state.save(course)?;
-        self.body = Body::Verdict(text);
+        if std::mem::take(&mut self.recheck) {
+            return self.check_current();
+        }
         self.draw()
     }
 
@@ -223,27 +310,6 @@ impl Watch<'_> {
                 self.draw()
             }
         }
-    }
-
-    fn check_all(&mut self) -> Result<()> {
-        self.notice = "Checking every exercise...".into();
-        self.draw()?;
-        let course = &self.app.course;
-        let indices: Vec<usize> = (0..course.exercises().len()).collect();
-        let options = verify::Options {
-            run: self.app.run.clone(),
-            subject_dir: None,
-            jobs: crate::commands::default_jobs(),
-            progress: false,
-        };
-        let verdicts = verify::verify(course, &indices, &options)?;
-        for (index, verdict) in verdicts.iter().enumerate() {
-            self.state.done[index] = verdict.passed();
-        }
-        self.state.save(course)?;
-        self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
-        self.notice = "Press r to re-check the current exercise.".into();
-        self.draw()
     }
 
     fn reset_current(&mut self) -> Result<()> {
@@ -278,9 +344,16 @@ impl Watch<'_> {
             course.display_path(&self.current_path()).bold(),
             KEYS.dimmed()
         ));
-        if self.checking {
-            text.push_str(&format!("Checking {}...\n", exercise.name));
-        } else if !self.notice.is_empty() {
+        match &self.running {
+            Some(Job::One(_)) => text.push_str(&format!(
+                "Checking {}... (it is stopped after {} s; q stops it and quits)\n",
+                exercise.name,
+                course.info.timeout(exercise).as_secs()
+            )),
+            Some(Job::All) => text.push_str("Checking every exercise... (q stops it and quits)\n"),
+            None => {}
+        }
+        if !self.notice.is_empty() {
             text.push_str(&self.notice);
             text.push('\n');
         }
