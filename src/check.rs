@@ -12,6 +12,7 @@ use crate::cargo::{Build, BuildOutput};
 use crate::course::{Course, check_bin};
 use crate::exec::{self, Ending, Finished};
 use crate::info_file::ExerciseInfo;
+use crate::render::count;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,7 +152,21 @@ pub fn verdict_after_build(
             }
             verdict
         }
-        None => Verdict::compile_error(build.failure_of(&bin), start.elapsed()),
+        None => {
+            let failure = build.failure_of(&bin);
+            // The course package lacks the binary: the course is out of date, not the exercise.
+            if failure.contains(&format!("no bin target named `{bin}`")) {
+                return Verdict {
+                    status: Status::Error,
+                    summary: format!(
+                        "{} has no binary `{bin}`: the course package is out of date; run `tensorlings dev update`",
+                        course.display_path(&course.manifest_path())
+                    ),
+                    ..Verdict::compile_error(String::new(), start.elapsed())
+                };
+            }
+            Verdict::compile_error(failure, start.elapsed())
+        }
     }
 }
 
@@ -277,7 +292,7 @@ fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Ver
     let passed = report.checks.iter().filter(|c| c.outcome == CheckOutcome::Pass).count();
     let skipped = report.checks.len() - failed.len() - passed;
     let (status, summary) = if !failed.is_empty() {
-        (Status::Fail, format!("{} of {} checks failed", failed.len(), report.checks.len()))
+        (Status::Fail, format!("{} of {} failed", failed.len(), count(report.checks.len(), "check")))
     } else if passed == 0 {
         (Status::Fail, "no check ran (all were skipped)".to_string())
     } else if !status.success() {
@@ -286,9 +301,9 @@ fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Ver
             format!("every check passed, but the process exited with code {}", status.code().unwrap_or(-1)),
         )
     } else if skipped > 0 {
-        (Status::Pass, format!("{passed} checks passed, {skipped} skipped"))
+        (Status::Pass, format!("{} passed, {skipped} skipped", count(passed, "check")))
     } else {
-        (Status::Pass, format!("{passed} checks passed"))
+        (Status::Pass, format!("{} passed", count(passed, "check")))
     };
     let details = failed
         .iter()
@@ -334,7 +349,7 @@ mod tests {
     fn a_clean_report_passes() {
         let verdict = interpret(finished(exited(0), ""), Some(PASSING), Duration::from_secs(1));
         assert_eq!(verdict.status, Status::Pass);
-        assert_eq!(verdict.summary, "1 checks passed, 1 skipped");
+        assert_eq!(verdict.summary, "1 check passed, 1 skipped");
         assert_eq!(verdict.device.as_deref(), Some("cpu"));
     }
 

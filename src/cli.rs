@@ -99,7 +99,7 @@ pub enum Commands {
         format: OutputFormat,
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]
-        jobs: Option<usize>,
+        jobs: Option<std::num::NonZeroUsize>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset { name: String },
@@ -122,7 +122,7 @@ pub enum DevCommands {
     Check {
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]
-        jobs: Option<usize>,
+        jobs: Option<std::num::NonZeroUsize>,
     },
     /// Rewrite the list of binaries in the course package's Cargo.toml from info.toml.
     Update,

@@ -60,7 +60,11 @@ impl App {
         let verdict = check::check_exercise(&self.course, exercise, &self.run, true)?;
         let hint = format!("`{} hint {}` shows a hint", self.invoke, exercise.name);
         print!("{}", render::verdict(&self.course, exercise, &verdict, &hint));
+        let was_all_done = state.all_done();
         state.record(index, &verdict);
+        if state.all_done() && !was_all_done {
+            println!("\n{}", self.course.info.final_message.trim());
+        }
         state.save(&self.course)?;
         Ok(exit_code(std::slice::from_ref(&verdict)))
     }
@@ -78,16 +82,20 @@ impl App {
         Ok(ExitCode::SUCCESS)
     }
 
-    pub fn verify(&self, format: OutputFormat, jobs: Option<usize>) -> Result<ExitCode> {
+    pub fn verify(&self, format: OutputFormat, jobs: Option<std::num::NonZeroUsize>) -> Result<ExitCode> {
         let mut state = self.load_state()?;
         self.provision()?;
         let indices: Vec<usize> = (0..self.course.exercises().len()).collect();
         let options = verify::Options {
             run: RunOptions { color: self.run.color && format == OutputFormat::Human, ..self.run.clone() },
             subject_dir: None,
-            jobs: jobs.unwrap_or_else(default_jobs),
+            jobs: jobs.map_or_else(default_jobs, |j| j.get()),
             progress: format == OutputFormat::Human && std::io::stderr().is_terminal(),
         };
+        if !options.progress {
+            // CI logs get one line instead of minutes of silence on a first build.
+            eprintln!("Building and checking {}...", render::count(indices.len(), "exercise"));
+        }
         let verdicts = verify::verify(&self.course, &indices, &options)?;
         match format {
             OutputFormat::Json => println!("{}", verify::json(&self.course, &indices, &verdicts)),

@@ -138,8 +138,10 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
     let shipped = verify::verify(course, &indices, &options(None))?;
     for (exercise, verdict) in course.exercises().iter().zip(&shipped) {
         if verdict.passed() {
-            problems
-                .push(format!("{}: passes as shipped; the learner would have nothing to do", exercise.name));
+            problems.push(format!(
+                "{}: passes as it is in exercises/, so a learner would have nothing to do (is a solution copied there?)",
+                exercise.name
+            ));
         } else if verdict.status == Status::Fail && verdict.checks.is_empty() {
             problems.push(format!(
                 "{}: fails as shipped, but reports no checks: {}",
@@ -316,6 +318,6 @@ fn report(problems: Vec<String>, course: &Course) -> ExitCode {
     for problem in &problems {
         println!("{} {problem}", "✗".red().bold());
     }
-    println!("\n{} problems found.", problems.len());
+    println!("\n{} found.", crate::render::count(problems.len(), "problem"));
     ExitCode::from(1)
 }

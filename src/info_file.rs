@@ -100,6 +100,12 @@ impl InfoFile {
         if self.course.timeout_secs == 0 {
             bail!("[course] timeout_secs must be at least 1");
         }
+        let mut section_dirs = HashSet::new();
+        for section in &self.sections {
+            if !section_dirs.insert(section.dir.as_str()) {
+                bail!("[[sections]] has dir \"{}\" twice: each section folder needs one entry", section.dir);
+            }
+        }
         let mut names = HashSet::new();
         for (index, exercise) in self.exercises.iter().enumerate() {
             let which = if exercise.name.is_empty() {
@@ -167,9 +173,11 @@ fn describe_toml_error(text: &str, error: toml::de::Error) -> anyhow::Error {
     anyhow::anyhow!(message)
 }
 
-/// The `name` of the `[[exercises]]` table that contains byte `offset`, if any.
+/// The `name` of the `[[exercises]]` table that contains byte `offset`, if any. An error about
+/// a missing field points at the table's header itself, so the header may start at `offset`.
 fn enclosing_exercise(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())].rfind("[[exercises]]")?;
+    let header = "[[exercises]]";
+    let start = text[..(offset + header.len()).min(text.len())].rfind(header)?;
     let rest = &text[start..];
     let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 1);
     rest[..end].lines().find_map(|line| {
@@ -235,9 +243,12 @@ exclusive = true
     }
 
     #[test]
-    fn a_missing_hint_field_is_named() {
+    fn a_missing_field_names_its_own_exercise() {
         let message = error_of(&VALID.replace("hint = \"look\"\n", ""));
-        assert!(message.contains("hint"), "{message}");
+        assert!(message.contains("missing field `hint`"), "{message}");
+        assert!(message.contains("in exercise `first`"), "{message}");
+        let message = error_of(&VALID.replace("hint = \"look again\"\n", ""));
+        assert!(message.contains("in exercise `second`"), "{message}");
     }
 
     #[test]
@@ -276,6 +287,15 @@ exclusive = true
     fn a_newer_format_is_rejected_with_advice() {
         let message = error_of(&VALID.replace("format_version = 1", "format_version = 2"));
         assert!(message.contains("update tensorlings"), "{message}");
+    }
+
+    #[test]
+    fn a_section_listed_twice_is_rejected() {
+        let text = VALID.replace(
+            "[[exercises]]\nname = \"first\"",
+            "[[sections]]\ndir = \"00_intro\"\ntitle = \"Again\"\n\n[[exercises]]\nname = \"first\"",
+        );
+        assert!(error_of(&text).contains("has dir \"00_intro\" twice"), "{}", error_of(&text));
     }
 
     #[test]

@@ -56,7 +56,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Verify { format, jobs } => app.verify(format, jobs),
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),
-        Commands::Dev(DevCommands::Check { jobs }) => dev::check(&app, jobs.unwrap_or_else(default_jobs)),
+        Commands::Dev(DevCommands::Check { jobs }) => {
+            dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()))
+        }
         Commands::Dev(DevCommands::Update) => dev::update(&app.course),
     }
 }

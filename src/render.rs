@@ -64,6 +64,11 @@ pub fn status_word(status: Status) -> colored::ColoredString {
     }
 }
 
+/// "1 check", "2 checks".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// `[######....] 3/10 done`, as wide as `width` columns for the bar.
 pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
     let filled = (done * width).checked_div(total).unwrap_or(0);

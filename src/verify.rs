@@ -102,23 +102,37 @@ pub fn summary_table(course: &Course, indices: &[usize], verdicts: &[Verdict]) -
             verdict.summary
         );
     }
-    let passed = verdicts.iter().filter(|v| v.passed()).count();
-    let _ = writeln!(text, "\n{passed} passed, {} failed", verdicts.len() - passed);
+    let tally = Tally::of(verdicts);
+    let _ = write!(text, "\n{} passed, {} failed", tally.passed, tally.failed);
+    if tally.errors > 0 {
+        let _ = write!(text, ", {} could not be checked", tally.errors);
+    }
+    text.push('\n');
     text
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     format_version: u32,
-    summary: JsonSummary,
+    summary: Tally,
     exercises: Vec<JsonExercise<'a>>,
 }
 
+/// How many passed, failed, and could not be checked at all (setup errors).
 #[derive(Serialize)]
-struct JsonSummary {
+struct Tally {
     total: usize,
     passed: usize,
     failed: usize,
+    errors: usize,
+}
+
+impl Tally {
+    fn of(verdicts: &[Verdict]) -> Self {
+        let passed = verdicts.iter().filter(|v| v.passed()).count();
+        let errors = verdicts.iter().filter(|v| v.status == Status::Error).count();
+        Tally { total: verdicts.len(), passed, failed: verdicts.len() - passed - errors, errors }
+    }
 }
 
 #[derive(Serialize)]
@@ -155,11 +169,6 @@ pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict]) -> String 
             }
         })
         .collect();
-    let passed = verdicts.iter().filter(|v| v.passed()).count();
-    let report = JsonReport {
-        format_version: 1,
-        summary: JsonSummary { total: verdicts.len(), passed, failed: verdicts.len() - passed },
-        exercises,
-    };
+    let report = JsonReport { format_version: 1, summary: Tally::of(verdicts), exercises };
     serde_json::to_string_pretty(&report).expect("the report serializes")
 }

@@ -304,7 +304,7 @@ fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
         .code(1)
         .stdout(predicate::str::contains("add: the solution does not pass"))
         .stdout(predicate::str::contains("add(-2, -3) returned 1, expected -5"))
-        .stdout(predicate::str::contains("square: passes as shipped"));
+        .stdout(predicate::str::contains("square: passes as it is in exercises/"));
 }
 
 #[test]
@@ -373,6 +373,20 @@ fn dev_check_wants_wrong_answers_in_place_and_well_formed() {
     assert!(stdout.contains("[stale: m]: `replace` must occur exactly once in solutions/00_basics/typed.rs, but occurs 0 times"), "{stdout}");
     assert!(stdout.contains("[silent: m]: `expect` is empty"), "{stdout}");
     assert!(stdout.contains("wrong/00_basics/add.toml: unknown field `mistak`"), "{stdout}");
+}
+
+#[test]
+fn an_exercise_missing_from_the_course_package_is_a_setup_error() {
+    let course = Course::new();
+    let manifest = course.read("course/Cargo.toml");
+    let without_square = manifest.split("\n[[bin]]\nname = \"square").next().unwrap().to_string();
+    course.write("course/Cargo.toml", &without_square);
+    course
+        .cmd(&["run", "square"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("course/Cargo.toml has no binary `square_check`"))
+        .stdout(predicate::str::contains("dev update"));
 }
 
 #[test]
