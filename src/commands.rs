@@ -59,7 +59,15 @@ impl App {
         let exercise = &self.course.exercises()[index];
         let verdict = check::check_exercise(&self.course, exercise, &self.run, true)?;
         let hint = format!("`{} hint {}` shows a hint", self.invoke, exercise.name);
-        print!("{}", render::verdict(&self.course, exercise, &verdict, &hint));
+        print!(
+            "{}",
+            render::verdict(
+                &self.course,
+                exercise,
+                &verdict,
+                &render::Shown { hint: &hint, output_lines: None }
+            )
+        );
         let was_all_done = state.all_done();
         state.record(index, &verdict);
         if state.all_done() && !was_all_done {

@@ -9,9 +9,17 @@ use crate::course::Course;
 use crate::info_file::ExerciseInfo;
 use crate::state::State;
 
-/// The whole verdict of one exercise, as `run` and watch mode print it. `hint` says how to get
-/// the hint, e.g. "press h for a hint".
-pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, hint: &str) -> String {
+/// How a verdict is shown: `hint` says how to get the hint ("press h for a hint"); watch mode,
+/// which has no scrollback, shows only the last `output_lines` of what the check printed.
+pub struct Shown<'a> {
+    pub hint: &'a str,
+    pub output_lines: Option<(usize, &'a str)>,
+}
+
+/// The whole verdict of one exercise, as `run` and watch mode print it. With `output_lines`
+/// set to `(n, how_to_see_all)`, only the last n lines of the check's output are shown.
+pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, shown: &Shown) -> String {
+    let hint = shown.hint;
     let mut text = String::new();
     if !verdict.details.is_empty() {
         text.push_str(verdict.details.trim_end());
@@ -19,7 +27,15 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, hint
     }
     if !verdict.passed() && !verdict.output.trim().is_empty() {
         let _ = writeln!(text, "{}", "Output of the check process:".bold());
-        text.push_str(verdict.output.trim_end());
+        let output = verdict.output.trim_end();
+        let lines: Vec<&str> = output.lines().collect();
+        match shown.output_lines {
+            Some((keep, how_to_see_all)) if lines.len() > keep => {
+                let _ = writeln!(text, "[{} earlier lines not shown; {how_to_see_all}]", lines.len() - keep);
+                text.push_str(&lines[lines.len() - keep..].join("\n"));
+            }
+            _ => text.push_str(output),
+        }
         text.push_str("\n\n");
     }
     let seconds = verdict.duration.as_secs_f64();

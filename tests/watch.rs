@@ -139,3 +139,15 @@ fn processes_running_from(dir: &Path) -> Vec<u32> {
         .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir)))
         .collect()
 }
+
+#[test]
+fn long_output_leaves_the_verdict_on_screen() {
+    let course = Course::new();
+    course.write_add("for i in 0..500 { println!(\"debug {i}\"); } a - b");
+    let mut watch = start_watch(&course);
+    watch.exp_string("earlier lines not shown; `tensorlings run add` shows all]").unwrap();
+    watch.exp_string("debug 499").unwrap();
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}

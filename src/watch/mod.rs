@@ -264,7 +264,9 @@ impl Watch<'_> {
                     text.push_str(course.info.welcome_message.trim_end());
                     text.push_str("\n\n");
                 }
-                text.push_str(&render::verdict(course, exercise, &verdict, "press h for a hint"));
+                let see_all = format!("`{} run {}` shows all", self.app.invoke, exercise.name);
+                let shown = render::Shown { hint: "press h for a hint", output_lines: Some((15, &see_all)) };
+                text.push_str(&render::verdict(course, exercise, &verdict, &shown));
                 if verdict.passed() {
                     if self.state.all_done() {
                         text.push('\n');
