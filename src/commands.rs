@@ -1,17 +1,18 @@
 //! The one-shot commands: run, hint, list, verify, reset and setup.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use colored::Colorize;
 
 use crate::check::{self, RunOptions};
 use crate::cli::OutputFormat;
 use crate::course::Course;
 use crate::libtorch::Provisioner;
-use crate::state::{State, write_atomically};
+use crate::shipped::{self, Reset, reset_exercise};
+use crate::state::State;
 use crate::{render, verify};
 
 /// What every command needs: the course and how to run checks.
@@ -41,7 +42,7 @@ impl App {
             );
             state.save(&self.course)?;
         }
-        snapshot_shipped(&self.course)?;
+        shipped::keep_copies(&self.course)?;
         Ok(state)
     }
 
@@ -210,76 +211,4 @@ fn exit_code(verdicts: &[check::Verdict]) -> ExitCode {
 
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Where the shipped copy of each exercise is kept, for `reset`.
-fn shipped_path(course: &Course, rel_path: &str) -> PathBuf {
-    course.data_dir().join("shipped").join(rel_path)
-}
-
-/// Keeps a copy of every exercise as shipped, the first time tensorlings sees it: from git's
-/// HEAD when the course is a git checkout (so edits made before the first run don't count),
-/// else from the file itself.
-fn snapshot_shipped(course: &Course) -> Result<()> {
-    for exercise in course.exercises() {
-        let rel = exercise.rel_path();
-        let copy = shipped_path(course, &rel);
-        if copy.exists() {
-            continue;
-        }
-        let from_git = std::process::Command::new("git")
-            .arg("show")
-            .arg(format!("HEAD:./exercises/{rel}"))
-            .current_dir(&course.root)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| output.stdout);
-        let contents = match from_git {
-            Some(contents) => contents,
-            None => match std::fs::read(course.exercise_path(exercise)) {
-                Ok(contents) => contents,
-                Err(_) => continue, // a missing exercise is reported by the command that needs it
-            },
-        };
-        write_atomically(&copy, &contents)?;
-    }
-    Ok(())
-}
-
-/// Restores an exercise as shipped, backing up the learner's version first.
-pub fn reset_exercise(course: &Course, index: usize) -> Result<Reset> {
-    let exercise = &course.exercises()[index];
-    let path = course.exercise_path(exercise);
-    let shipped_copy = shipped_path(course, &exercise.rel_path());
-    let shipped = std::fs::read(&shipped_copy).with_context(|| {
-        format!("there is no shipped copy of {} ({} is missing)", exercise.name, shipped_copy.display())
-    })?;
-    let current = std::fs::read(&path).ok();
-    if current.as_deref() == Some(shipped.as_slice()) {
-        return Ok(Reset::Unchanged);
-    }
-    let backup = match current {
-        Some(current) => {
-            let stamp =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let backup = course.data_dir().join("backups").join(format!("{}-{stamp}.rs", exercise.name));
-            if backup.exists() {
-                bail!("the backup {} exists already; wait a second and try again", backup.display());
-            }
-            write_atomically(&backup, &current)?;
-            Some(backup)
-        }
-        None => None,
-    };
-    write_atomically(&path, &shipped)?;
-    Ok(Reset::Restored { backup })
-}
-
-pub enum Reset {
-    /// The file was as shipped already.
-    Unchanged,
-    /// Restored; the learner's version was saved here (`None`: the file was missing).
-    Restored { backup: Option<PathBuf> },
 }

@@ -14,6 +14,7 @@ use crate::cargo::Build;
 use crate::check::{RunOptions, Status};
 use crate::commands::App;
 use crate::course::{Course, check_bin, solution_bin};
+use crate::shipped;
 use crate::state::write_atomically;
 use crate::verify;
 
@@ -59,6 +60,14 @@ pub fn update(course: &Course) -> Result<ExitCode> {
         write_atomically(&course.manifest_path(), text.as_bytes())?;
         println!("Rewrote the binaries in {}.", course.display_path(&course.manifest_path()));
     }
+    let shipped = shipped::current_manifest(course)?;
+    let path = shipped::manifest_path(course);
+    if shipped::read_manifest(course)? == shipped && path.exists() {
+        println!("{} is up to date.", course.display_path(&path));
+    } else {
+        write_atomically(&path, shipped::manifest_text(&shipped)?.as_bytes())?;
+        println!("Recorded the exercises as shipped in {}.", course.display_path(&path));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,6 +108,12 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
     }
     let (_, wrong_problems) = read_wrong_answers(course)?;
     problems.extend(wrong_problems);
+    if shipped::read_manifest(course)? != shipped::current_manifest(course)? {
+        problems.push(format!(
+            "{} does not match the exercises (one changed, or was added): run `tensorlings dev update`",
+            course.display_path(&shipped::manifest_path(course))
+        ));
+    }
     if !split_manifest(course)?.1 {
         problems.push(format!(
             "the binaries in {} do not match info.toml: run `tensorlings dev update`",

@@ -11,6 +11,7 @@ mod exec;
 mod info_file;
 mod libtorch;
 mod render;
+mod shipped;
 mod state;
 mod verify;
 mod watch;

@@ -254,6 +254,46 @@ fn reset_restores_the_shipped_file_and_keeps_a_backup() {
 }
 
 #[test]
+fn reset_restores_the_shipped_version_even_after_the_learner_committed() {
+    let course = Course::new();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(course.dir.path())
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    };
+    let shipped = course.read("exercises/00_basics/square.rs");
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "the course"]);
+    // The student works and commits before ever running tensorlings (so no first-run copy).
+    course.write("exercises/00_basics/square.rs", "// committed work\n");
+    git(&["commit", "-qam", "my work"]);
+    course.write("exercises/00_basics/square.rs", "// newer work\n");
+    let output = course.cmd(&["reset", "square"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(course.read("exercises/00_basics/square.rs"), shipped);
+    let backup = stdout.split("saved as ").nth(1).expect("names the backup").trim();
+    assert_eq!(course.read(backup), "// newer work\n");
+}
+
+#[test]
+fn dev_check_notices_an_exercise_changed_without_dev_update() {
+    let course = Course::new();
+    course.write(
+        "exercises/00_basics/square.rs",
+        "// changed\npub fn square(x: i64) -> i64 { x * 2 }\nfn main() {}\n",
+    );
+    course.cmd(&["dev", "check"]).assert().code(1).stdout(predicate::str::contains(
+        "course/shipped.toml does not match the exercises (one changed, or was added): run `tensorlings dev update`",
+    ));
+}
+
+#[test]
 fn a_corrupt_state_file_is_reported_and_rebuilt() {
     let course = Course::new();
     course.write(".tensorlings/state.toml", "this is = = not toml");
@@ -298,6 +338,7 @@ fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
     std::fs::remove_file(course.path("wrong/00_basics/add.toml")).unwrap();
     course.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a - b }\nfn main() {}\n");
     course.write("exercises/00_basics/square.rs", "pub fn square(x: i64) -> i64 { x * x }\nfn main() {}\n");
+    course.cmd(&["dev", "update"]).assert().success(); // as an author would, after changing an exercise
     course
         .cmd(&["dev", "check"])
         .assert()

@@ -16,9 +16,10 @@ use colored::Colorize;
 
 use crate::cargo::Build;
 use crate::check::{self, Verdict};
-use crate::commands::{App, Reset, reset_exercise};
+use crate::commands::App;
 use crate::course::{Course, check_bin};
 use crate::render;
+use crate::shipped::{Reset, reset_exercise};
 use crate::state::State;
 use crate::verify;
 use events::{Event, Key};
