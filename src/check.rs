@@ -114,6 +114,54 @@ pub struct RunOptions {
     pub color: bool,
 }
 
+/// Code an exercise may not contain: the check compiles it beside the reference solution and
+/// the harness, which these would reach. Each with why, for the message.
+const OUTSIDE_REACH: &[(&str, &str)] = &[
+    ("super::", "refers to code outside the exercise"),
+    ("crate::", "refers to code outside the exercise"),
+    ("include!", "includes another file"),
+    ("include_str!", "includes another file"),
+    ("include_bytes!", "includes another file"),
+    ("#[path", "includes another file"),
+    ("TENSORLINGS_", "reads tensorlings' own settings"),
+];
+
+/// Why an exercise's source reaches outside itself, with the line, or `None`. Comments are
+/// skipped, so a learner's note that mentions `super::` is fine.
+pub fn reaches_outside(source: &str) -> Option<(usize, &'static str, &'static str)> {
+    source.lines().enumerate().find_map(|(index, line)| {
+        let code = line.split("//").next().unwrap_or("");
+        OUTSIDE_REACH
+            .iter()
+            .find(|(pattern, _)| code.contains(pattern))
+            .map(|&(pattern, why)| (index + 1, pattern, why))
+    })
+}
+
+/// A failing verdict when the exercise's source reaches outside itself (see [`OUTSIDE_REACH`]).
+fn outside_reach_verdict(
+    course: &Course,
+    exercise: &ExerciseInfo,
+    subject_dir: Option<&Path>,
+) -> Option<Verdict> {
+    let path = match subject_dir {
+        Some(dir) => dir.join(exercise.rel_path()),
+        None => course.exercise_path(exercise),
+    };
+    let source = std::fs::read_to_string(&path).ok()?;
+    let (line, pattern, why) = reaches_outside(&source)?;
+    Some(Verdict {
+        status: Status::Fail,
+        summary: "it reaches outside the exercise".into(),
+        details: format!(
+            "{}:{line} uses `{pattern}`, which {why}: an exercise may use only its own code, tch and \
+             tensorlings_support (the check compiles it next to the reference solution).\n",
+            course.display_path(&path)
+        ),
+        ..Verdict::compile_error(String::new(), Duration::ZERO)
+    })
+}
+
 /// Builds and checks one exercise (the path of `run` and watch mode).
 /// `show_progress`: see [`Build::show_progress`]; off where the screen is drawn whole (watch).
 pub fn check_exercise(
@@ -127,7 +175,7 @@ pub fn check_exercise(
     let build =
         Build { course, bins: vec![bin.clone()], subject_dir: None, color: options.color, show_progress }
             .run()?;
-    Ok(verdict_after_build(course, exercise, &build, options, start))
+    Ok(verdict_after_build(course, exercise, &build, None, options, start))
 }
 
 /// The verdict of one exercise once its binary was (or failed to be) built.
@@ -135,9 +183,13 @@ pub fn verdict_after_build(
     course: &Course,
     exercise: &ExerciseInfo,
     build: &BuildOutput,
+    subject_dir: Option<&Path>,
     options: &RunOptions,
     start: Instant,
 ) -> Verdict {
+    if let Some(verdict) = outside_reach_verdict(course, exercise, subject_dir) {
+        return verdict;
+    }
     let bin = check_bin(exercise);
     match build.bins.get(&bin).and_then(|b| b.executable.as_deref()) {
         Some(executable) => {
@@ -412,6 +464,18 @@ mod tests {
         assert_eq!(verdict.status, Status::Error);
         assert_eq!(verdict.summary, "no CUDA device");
         assert!(verdict.details.is_empty());
+    }
+
+    #[test]
+    fn reaching_outside_the_exercise_is_found_outside_comments() {
+        assert_eq!(
+            reaches_outside("fn f() -> i64 { super::solution::f() }"),
+            Some((1, "super::", "refers to code outside the exercise"))
+        );
+        assert_eq!(reaches_outside("// see super::x\nfn f() {}\n").map(|r| r.0), None);
+        assert_eq!(reaches_outside("fn a() {}\ninclude!(\"../../solutions/x.rs\");").map(|r| r.0), Some(2));
+        assert!(reaches_outside("let p = std::env::var(\"TENSORLINGS_REPORT\");").is_some());
+        assert_eq!(reaches_outside("use tch::Tensor;\nuse tensorlings_support::random;\n"), None);
     }
 
     #[test]

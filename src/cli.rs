@@ -100,6 +100,12 @@ pub enum Commands {
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]
         jobs: Option<std::num::NonZeroUsize>,
+        /// Check the exercise files in DIR (a student's `exercises/` folder) with this course's
+        /// checks and solutions, instead of this course's own exercises: for grading in your own
+        /// checkout, where a student's edits to checks/, solutions/ or support/ count for nothing.
+        /// Progress is not recorded.
+        #[arg(long, value_name = "DIR")]
+        exercises_from: Option<std::path::PathBuf>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset { name: String },

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use colored::Colorize;
 
 use crate::check::{self, RunOptions};
@@ -91,13 +91,25 @@ impl App {
         Ok(ExitCode::SUCCESS)
     }
 
-    pub fn verify(&self, format: OutputFormat, jobs: Option<std::num::NonZeroUsize>) -> Result<ExitCode> {
+    pub fn verify(
+        &self,
+        format: OutputFormat,
+        jobs: Option<std::num::NonZeroUsize>,
+        exercises_from: Option<&Path>,
+    ) -> Result<ExitCode> {
         let mut state = self.load_state()?;
+        let exercises_from = match exercises_from {
+            Some(dir) => Some(
+                dir.canonicalize()
+                    .with_context(|| format!("--exercises-from: cannot open the folder {}", dir.display()))?,
+            ),
+            None => None,
+        };
         self.provision()?;
         let indices: Vec<usize> = (0..self.course.exercises().len()).collect();
         let options = verify::Options {
             run: RunOptions { color: self.run.color && format == OutputFormat::Human, ..self.run.clone() },
-            subject_dir: None,
+            subject_dir: exercises_from.as_deref(),
             jobs: jobs.map_or_else(default_jobs, |j| j.get()),
             progress: format == OutputFormat::Human && std::io::stderr().is_terminal(),
         };
@@ -122,6 +134,10 @@ impl App {
                 }
                 print!("{}", verify::summary_table(&self.course, &indices, &verdicts));
             }
+        }
+        if exercises_from.is_some() {
+            // Someone else's exercises: this checkout's progress is not theirs.
+            return Ok(exit_code(&verdicts));
         }
         for (&index, verdict) in indices.iter().zip(&verdicts) {
             state.record(index, verdict);

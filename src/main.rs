@@ -54,7 +54,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Run { name } => app.run(name.as_deref()),
         Commands::Hint { name } => app.hint(name.as_deref()),
         Commands::List => app.list(),
-        Commands::Verify { format, jobs } => app.verify(format, jobs),
+        Commands::Verify { format, jobs, exercises_from } => {
+            app.verify(format, jobs, exercises_from.as_deref())
+        }
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),
         Commands::Dev(DevCommands::Check { jobs }) => {

@@ -51,7 +51,8 @@ pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<V
     let verdicts: Vec<Mutex<Option<Verdict>>> = indices.iter().map(|_| Mutex::new(None)).collect();
     let check_slot = |slot: usize, run: &RunOptions| {
         let exercise = &course.exercises()[indices[slot]];
-        let verdict = check::verdict_after_build(course, exercise, &build, run, Instant::now());
+        let verdict =
+            check::verdict_after_build(course, exercise, &build, options.subject_dir, run, Instant::now());
         bar.set_message(exercise.name.clone());
         bar.inc(1);
         *verdicts[slot].lock().expect("no thread panics while holding it") = Some(verdict);

@@ -4,7 +4,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::Course;
+use common::{Course, copy_dir};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -205,6 +205,39 @@ fn a_set_up_error_is_reported_once_and_exits_2() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["exercises"][0]["status"], "error");
     assert_eq!(report["exercises"][0]["message"], "no CUDA device in the fixture");
+}
+
+#[test]
+fn an_instructor_grades_a_students_exercises_in_their_own_checkout() {
+    let course = Course::new();
+    let student = tempfile::tempdir().unwrap();
+    copy_dir(&course.path("exercises"), student.path());
+    let solution = |name: &str| course.read(&format!("solutions/00_basics/{name}.rs"));
+    std::fs::write(student.path().join("00_basics/add.rs"), solution("add")).unwrap();
+    std::fs::write(student.path().join("00_basics/typed.rs"), solution("typed")).unwrap();
+    // A shortcut to the reference is refused, wherever the exercise comes from.
+    std::fs::write(
+        student.path().join("00_basics/square.rs"),
+        "pub fn square(x: i64) -> i64 { super::solution::square(x) }\nfn main() {}\n",
+    )
+    .unwrap();
+    let student_dir = student.path().to_str().unwrap();
+    let output =
+        course.cmd(&["verify", "--format", "json", "--exercises-from", student_dir]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let statuses: Vec<&str> =
+        report["exercises"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pass", "pass", "fail"]);
+    let message = report["exercises"][2]["message"].as_str().unwrap();
+    assert!(message.contains("square.rs:1 uses `super::`"), "{message}");
+    // The checkout's own exercises and progress are untouched.
+    course.cmd(&["list"]).assert().success().stdout(predicate::str::contains("0/3 done"));
+    course
+        .cmd(&["verify", "--exercises-from", "/no/such/folder"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--exercises-from: cannot open the folder /no/such/folder"));
 }
 
 #[test]
