@@ -1,36 +1,49 @@
 //! Checks of 00_intro/broadcasting: random inputs of several shapes, square ones included
 //! (where broadcasting along the wrong axis runs without an error), size-1 and empty ones, and
-//! large magnitudes.
+//! large magnitudes. Inputs must be left as they were: the reference runs first, on copies of its
+//! own, so an exercise that changes its input in place is told so, instead of being compared
+//! with a reference that saw the changed input.
 
 use tch::{Device, Kind};
+use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::{randn, with_magnitude};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
 
 tensorlings_support::exercise_modules!("00_intro/broadcasting.rs");
 
 fn center_matches(device: Device, shape: [i64; 2], magnitude: f64) -> CheckResult {
     let x = with_magnitude(&shape, magnitude, Kind::Float, device);
+    let x_before = x.copy();
+    let expected = solution::center_columns(&x.copy());
     let got = exercise::center_columns(&x);
-    let expected = solution::center_columns(&x);
     // Large values lose float32 digits when their mean is subtracted: scale the tolerance.
     let tol = Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4);
-    assert_close("center_columns(x)", &got, &expected, tol)
+    assert_unchanged("x", &x, &x_before)
+        .and_then(|()| assert_close("center_columns(x)", &got, &expected, tol))
         .map_err(|f| f.context(format!("for x of shape {shape:?} (magnitude {magnitude:e})")))
 }
 
 fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
     let a = randn(&[n], Kind::Float, device);
     let b = randn(&[m], Kind::Float, device);
+    let (a_before, b_before) = (a.copy(), b.copy());
+    let expected = solution::outer_sum(&a.copy(), &b.copy());
     let got = exercise::outer_sum(&a, &b);
-    assert_close("outer_sum(a, b)", &got, &solution::outer_sum(&a, &b), Tolerance::default())
+    assert_unchanged("a", &a, &a_before)
+        .and_then(|()| assert_unchanged("b", &b, &b_before))
+        .and_then(|()| assert_close("outer_sum(a, b)", &got, &expected, Tolerance::default()))
         .map_err(|f| f.context(format!("for a of shape [{n}] and b of shape [{m}]")))
 }
 
 fn scale_matches(device: Device, n: i64, d: i64) -> CheckResult {
     let x = randn(&[n, d], Kind::Float, device);
     let w = randn(&[n], Kind::Float, device);
+    let (x_before, w_before) = (x.copy(), w.copy());
+    let expected = solution::scale_rows(&x.copy(), &w.copy());
     let got = exercise::scale_rows(&x, &w);
-    assert_close("scale_rows(x, w)", &got, &solution::scale_rows(&x, &w), Tolerance::default())
+    assert_unchanged("x", &x, &x_before)
+        .and_then(|()| assert_unchanged("w", &w, &w_before))
+        .and_then(|()| assert_close("scale_rows(x, w)", &got, &expected, Tolerance::default()))
         .map_err(|f| f.context(format!("for x of shape [{n}, {d}] and w of shape [{n}]")))
 }
 
@@ -54,6 +67,15 @@ fn main() {
         .check("scale_rows on [1, 1] and [3, 1]", |ctx| {
             scale_matches(ctx.device(), 1, 1)?;
             scale_matches(ctx.device(), 3, 1)
+        })
+        .check("on a GPU, all three work on CUDA tensors", |_ctx| {
+            // Skipped without a GPU. The inputs are on CUDA here even when the runner chose the
+            // CPU: a tensor made on the CPU along the way (`Tensor::from_slice(&[n as f32])`)
+            // does not mix with them, and the results must be on CUDA too.
+            let cuda = cuda_or_skip()?;
+            center_matches(cuda, [5, 3], 1.0)?;
+            outer_matches(cuda, 3, 4)?;
+            scale_matches(cuda, 4, 4)
         })
         .run()
 }

@@ -16,7 +16,8 @@
 //!
 //! A typical check: `assert_close("softmax(x)", &exercise::softmax(&x), &solution::softmax(&x),
 //! Tolerance::default())?;`. Integer and boolean results (indices, masks) are compared exactly
-//! with [`assert_equal`]; gradients with [`assert_grad_close`], which also explains a missing one.
+//! with [`assert_equal`]; gradients with [`assert_grad_close`], which also explains a missing one;
+//! an input that the exercise must leave as it was with [`assert_unchanged`].
 //! Complex tensors are compared by their real and imaginary parts: an index in a message then has
 //! one more dimension, 0 for the real part and 1 for the imaginary part.
 
@@ -112,6 +113,109 @@ pub fn assert_close(what: &str, got: &Tensor, expected: &Tensor, tol: Tolerance)
 /// Floating-point tensors are accepted and compared exactly as well (NaN matching NaN).
 pub fn assert_equal(what: &str, got: &Tensor, expected: &Tensor) -> CheckResult {
     compare(&format!("`{what}`"), got, expected, None)
+}
+
+/// Checks that the exercise left one of its inputs as it was.
+///
+/// Make `copy_before` with `input.copy()` before calling anything, call the reference on a copy
+/// of its own (`solution::f(&x.copy())`) and then the exercise on `input`, and check this before
+/// comparing the results: an exercise that changes its input in place must not change what the
+/// reference saw, and its learner should hear about the input, not about a result that differs.
+///
+/// ```text
+/// let x_before = x.copy();
+/// let expected = solution::center_columns(&x.copy());
+/// let got = exercise::center_columns(&x);
+/// assert_unchanged("x", &x, &x_before)?;
+/// assert_close("center_columns(x)", &got, &expected, Tolerance::default())?;
+/// ```
+///
+/// Device, kind, shape, whether it requires grad and every value (NaN matching NaN) must be as
+/// they were. A failure reads (its first line wrapped here):
+///
+/// ```text
+/// the exercise changed its input `x`: it must return a new tensor and leave `x` as it was
+/// (an in-place operation such as `-=`, `g_mul_` or `fill_` on `x`, a shallow_clone or a
+/// detach() of it changes the caller's tensor)
+///   12 of 15 elements changed, the first at [0, 0] (now -0.25, before 1.5)
+/// ```
+pub fn assert_unchanged(name: &str, input: &Tensor, copy_before: &Tensor) -> CheckResult {
+    match describe_change(input, copy_before)? {
+        None => Ok(()),
+        Some(change) => Err(Failure::new(format!(
+            "the exercise changed its input `{name}`: it must return a new tensor and leave \
+             `{name}` as it was (an in-place operation such as `-=`, `g_mul_` or `fill_` on \
+             `{name}`, a shallow_clone or a detach() of it changes the caller's tensor)\n  {change}"
+        ))),
+    }
+}
+
+/// What changed between `before` and `now` (the same tensor, before and after a call), or `None`.
+fn describe_change(now: &Tensor, before: &Tensor) -> Result<Option<String>, Failure> {
+    if !before.defined() {
+        return Err(Failure::new(
+            "the copy made before the call is an undefined tensor (a bug in the check)",
+        ));
+    }
+    if !now.defined() {
+        return Ok(Some("it is now an undefined tensor".to_string()));
+    }
+    if now.device() != before.device() {
+        return Ok(Some(format!(
+            "it was on {} and is now on {}",
+            crate::device::name(before.device()),
+            crate::device::name(now.device())
+        )));
+    }
+    let (now_kind, before_kind) = (now.f_kind()?, before.f_kind()?);
+    if now_kind != before_kind {
+        return Ok(Some(format!("it was {} and is now {}", kind_name(before_kind), kind_name(now_kind))));
+    }
+    let (now_shape, before_shape) = (now.size(), before.size());
+    if now_shape != before_shape {
+        return Ok(Some(format!("it had shape {before_shape:?} and now has {now_shape:?}")));
+    }
+    if now.requires_grad() != before.requires_grad() {
+        return Ok(Some(
+            if now.requires_grad() { "it now requires grad" } else { "it no longer requires grad" }
+                .to_string(),
+        ));
+    }
+    // Every value exactly, NaN matching NaN; integers without a detour through f64.
+    let (changed, total, first, now_value, before_value) = if is_float_like(now_kind) {
+        // Complex values are viewed as (real, imaginary) pairs: one more dimension in the index.
+        let (now_values, shape) = float_values(now)?;
+        let (before_values, _) = float_values(before)?;
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        let changed: Vec<usize> =
+            (0..now_values.len()).filter(|&i| !same(now_values[i], before_values[i])).collect();
+        let Some(&first) = changed.first() else { return Ok(None) };
+        let fmt = |v: f64| format_value(v, now_kind);
+        (
+            changed.len(),
+            now_values.len(),
+            at(first, &shape),
+            fmt(now_values[first]),
+            fmt(before_values[first]),
+        )
+    } else {
+        let (now_values, before_values) = (int_values(now)?, int_values(before)?);
+        let changed: Vec<usize> =
+            (0..now_values.len()).filter(|&i| now_values[i] != before_values[i]).collect();
+        let Some(&first) = changed.first() else { return Ok(None) };
+        let fmt = |v: i64| if now_kind == Kind::Bool { (v != 0).to_string() } else { v.to_string() };
+        (
+            changed.len(),
+            now_values.len(),
+            at(first, &now_shape),
+            fmt(now_values[first]),
+            fmt(before_values[first]),
+        )
+    };
+    Ok(Some(format!(
+        "{changed} of {} changed, the first at {first} (now {now_value}, before {before_value})",
+        plural(total, "element", "elements")
+    )))
 }
 
 /// Checks a gradient against the reference's, explaining a missing one.
@@ -374,7 +478,11 @@ fn describe_float_differences(
             fmt(got[i]),
             fmt(expected[i])
         ));
-        if let Some(rel) = max_rel {
+        // Relative errors are taken where the reference is not 0. When every error is where the
+        // reference is 0, the largest relative error is 0, which says nothing: it is left out.
+        if let Some(rel) = max_rel
+            && rel > 0.0
+        {
             text.push_str(&format!("; max rel error {}", format_ratio(rel)));
         }
     }
@@ -638,6 +746,101 @@ mod tests {
              first differing index [0]: got 1.0000001, expected 1.0\n  \
              max abs error 1.1920929e-7 at [0] (got 1.0000001, expected 1.0); max rel error 1.2e-7"
         );
+    }
+
+    #[test]
+    fn no_relative_error_when_every_difference_expects_zero() {
+        // The relative error of an element that should be 0 is undefined: not "max rel error 0e0".
+        let expected = cpu(&[0.0, 1.0, 2.0], &[3]);
+        let got = cpu(&[0.5, 1.0, 2.0], &[3]);
+        assert_eq!(
+            message(assert_close("y", &got, &expected, Tolerance::default())),
+            "`y` differs from the reference: 1 of 3 elements is out of tolerance \
+             (atol 1e-5, rtol 1.3e-6)\n  \
+             first differing index [0]: got 0.5, expected 0.0\n  \
+             max abs error 0.5 at [0] (got 0.5, expected 0.0)"
+        );
+        // Where some element that is off expects a value other than 0, its relative error counts.
+        let got = cpu(&[0.5, 1.5, 2.0], &[3]);
+        assert!(
+            message(assert_close("y", &got, &expected, Tolerance::default()))
+                .ends_with("max abs error 0.5 at [0] (got 0.5, expected 0.0); max rel error 0.5"),
+        );
+    }
+
+    const CHANGED_X: &str = "the exercise changed its input `x`: it must return a new tensor and \
+                             leave `x` as it was (an in-place operation such as `-=`, `g_mul_` or \
+                             `fill_` on `x`, a shallow_clone or a detach() of it changes the \
+                             caller's tensor)";
+
+    #[test]
+    fn unchanged_inputs_pass() {
+        let x = cpu(&[1.0, f32::NAN, -0.0, f32::INFINITY], &[2, 2]);
+        assert_eq!(assert_unchanged("x", &x, &x.copy()), Ok(()));
+        let empty = Tensor::zeros([0, 3], (Kind::Int64, Device::Cpu));
+        assert_eq!(assert_unchanged("x", &empty, &empty.copy()), Ok(()));
+        // Returning a new tensor leaves the input alone, even when the result is an alias of it.
+        let before = x.copy();
+        let _alias = x.shallow_clone();
+        assert_eq!(assert_unchanged("x", &x, &before), Ok(()));
+    }
+
+    #[test]
+    fn an_input_changed_in_place_is_named() {
+        let x = cpu(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let before = x.copy();
+        // What `let mut y = x.shallow_clone(); y -= ...` does to the caller's x.
+        let mut y = x.shallow_clone();
+        y -= cpu(&[0.0, 0.5, 0.0, 0.0, 0.0, 1.0], &[2, 3]);
+        assert_eq!(
+            message(assert_unchanged("x", &x, &before)),
+            format!("{CHANGED_X}\n  2 of 6 elements changed, the first at [0, 1] (now 1.5, before 2.0)")
+        );
+        // Integers exactly, beyond what f64 holds exactly; booleans as booleans.
+        let n = Tensor::from_slice(&[(1i64 << 60) + 1]);
+        let n_before = n.copy();
+        let _ = n.shallow_clone().g_add_scalar_(1);
+        assert_eq!(
+            message(assert_unchanged("n", &n, &n_before)),
+            format!(
+                "{}\n  1 of 1 element changed, the first at [0] (now {}, before {})",
+                CHANGED_X.replace("`x`", "`n`"),
+                (1i64 << 60) + 2,
+                (1i64 << 60) + 1
+            )
+        );
+        let mask = Tensor::from_slice(&[true, false]);
+        let mask_before = mask.copy();
+        let _ = mask.shallow_clone().fill_(1);
+        assert!(
+            message(assert_unchanged("mask", &mask, &mask_before))
+                .ends_with("1 of 2 elements changed, the first at [1] (now true, before false)")
+        );
+    }
+
+    #[test]
+    fn a_changed_kind_shape_or_requires_grad_is_named() {
+        let before = cpu(&[1.0, 2.0, 3.0], &[3]);
+        // `set_data` replaces a tensor's data, kind and shape included, in place.
+        let mut x = before.copy();
+        x.set_data(&before.to_kind(Kind::Double));
+        assert_eq!(
+            message(assert_unchanged("x", &x, &before)),
+            format!("{CHANGED_X}\n  it was Float (float32) and is now Double (float64)")
+        );
+        let x = before.copy();
+        let _ = x.shallow_clone().unsqueeze_(0);
+        assert_eq!(
+            message(assert_unchanged("x", &x, &before)),
+            format!("{CHANGED_X}\n  it had shape [3] and now has [1, 3]")
+        );
+        let x = before.copy();
+        let _ = x.set_requires_grad(true);
+        assert_eq!(
+            message(assert_unchanged("x", &x, &before)),
+            format!("{CHANGED_X}\n  it now requires grad")
+        );
+        assert!(message(assert_unchanged("x", &before, &Tensor::new())).contains("(a bug in the check)"));
     }
 
     #[test]

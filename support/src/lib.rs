@@ -19,7 +19,7 @@ pub mod random;
 pub mod timing;
 
 pub use check::{CheckResult, Checks, Failure};
-pub use compare::{Tolerance, assert_close};
+pub use compare::{Tolerance, assert_close, assert_unchanged};
 
 /// Includes the learner's exercise and the reference solution as modules `exercise` and
 /// `solution` of a check binary, so the checks can call both.

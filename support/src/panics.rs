@@ -3,10 +3,13 @@
 //! the learner's function that called it, and other panics keep their message and place.
 //!
 //! The hook is silent only on a thread inside [`catch_panics`]; any other panic is left to the
-//! previous hook.
+//! previous hook. A panic that cannot unwind (inside an `extern "C"` function, or an unsafe
+//! precondition checked in a debug build) cannot be caught and aborts the process, so the hook
+//! prints its description to stderr first ([`abort_notice`]), where the runner shows it.
 
 use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
@@ -52,6 +55,20 @@ pub(crate) fn install_panic_hook() {
                 None
             };
             let record = PanicRecord { message: message.to_string(), file, line, column, backtrace };
+            if cannot_unwind(&format!("{info:?}"), message) {
+                // `catch_panics` cannot catch this one (a panic inside an `extern "C"` function, an
+                // unsafe precondition checked in a debug build): the process aborts when the hook
+                // returns, without a report. Say what happened on stderr, which the runner shows
+                // for a crashed check; an unwinding panic recorded just before is often the cause.
+                let cwd = std::env::current_dir().ok();
+                let earlier = LAST_PANIC.with(|last| {
+                    last.try_borrow()
+                        .ok()
+                        .and_then(|r| r.as_ref().map(|r| describe_record(r, cwd.as_deref())))
+                });
+                let notice = abort_notice(&describe_record(&record, cwd.as_deref()), earlier.as_deref());
+                let _ = writeln!(io::stderr(), "{notice}");
+            }
             LAST_PANIC.with(|last| *last.borrow_mut() = Some(record));
         }));
     });
@@ -68,20 +85,7 @@ pub(crate) fn catch_panics<R>(f: impl FnOnce() -> R) -> Result<R, String> {
         let record = LAST_PANIC.with(|last| last.borrow_mut().take());
         let cwd = std::env::current_dir().ok();
         match record {
-            Some(record) => {
-                let mut place = if record.file.is_empty() {
-                    None
-                } else {
-                    let file = relative_to(&record.file, cwd.as_deref());
-                    Some(Place::Source(format!("{file}:{}:{}", record.line, record.column)))
-                };
-                if let Some(backtrace) = &record.backtrace
-                    && let Some(frame) = pick_user_frame(&backtrace.to_string(), cwd.as_deref())
-                {
-                    place = Some(frame);
-                }
-                describe_panic(&record.message, place.as_ref())
-            }
+            Some(record) => describe_record(&record, cwd.as_deref()),
             // `resume_unwind` skips the hook: all there is, is the payload.
             None => {
                 let message = payload
@@ -93,6 +97,52 @@ pub(crate) fn catch_panics<R>(f: impl FnOnce() -> R) -> Result<R, String> {
             }
         }
     })
+}
+
+/// [`describe_panic`] of a recorded panic, at the most precise place known: the learner's frame
+/// in the backtrace when the panic itself happened in a library.
+fn describe_record(record: &PanicRecord, cwd: Option<&Path>) -> String {
+    let mut place = if record.file.is_empty() {
+        None
+    } else {
+        let file = relative_to(&record.file, cwd);
+        Some(Place::Source(format!("{file}:{}:{}", record.line, record.column)))
+    };
+    if let Some(backtrace) = &record.backtrace
+        && let Some(frame) = pick_user_frame(&backtrace.to_string(), cwd)
+    {
+        place = Some(frame);
+    }
+    describe_panic(&record.message, place.as_ref())
+}
+
+/// Whether a panic cannot unwind, from the `Debug` text of its `PanicHookInfo` and its message.
+///
+/// `PanicHookInfo::can_unwind` is unstable, but its `Debug` text shows the field
+/// (`can_unwind: false`). Should that text change, the messages of the standard library's panics
+/// that never unwind still tell.
+fn cannot_unwind(info_debug: &str, message: &str) -> bool {
+    const NEVER_UNWIND: &[&str] = &[
+        "panic in a function that cannot unwind",
+        "panic in a destructor during cleanup",
+        "unsafe precondition(s) violated",
+        "null pointer dereference occurred",
+        "misaligned pointer dereference",
+    ];
+    info_debug.contains("can_unwind: false") || NEVER_UNWIND.iter().any(|m| message.starts_with(m))
+}
+
+/// What the hook prints to stderr just before a panic that cannot unwind aborts the process:
+/// the panic's description and, when one was recorded, the panic before it, which is usually the
+/// cause ("panic in a function that cannot unwind" follows a panic inside an `extern "C"` fn).
+fn abort_notice(description: &str, earlier: Option<&str>) -> String {
+    let mut notice = format!(
+        "tensorlings: a panic that cannot be caught aborted the checks (no report is written):\n  {description}"
+    );
+    if let Some(earlier) = earlier {
+        notice.push_str(&format!("\n  after this panic: {earlier}"));
+    }
+    notice
 }
 
 /// The longest panic description kept; a learner who panics with a printed tensor of a million
@@ -507,6 +557,76 @@ mod tests {
         assert_eq!(catch_panics(|| 7), Ok(7));
         let caught = catch_panics(|| panic::resume_unwind(Box::new("silent")));
         assert_eq!(caught, Err::<(), _>("panicked: silent".to_string()));
+    }
+
+    #[test]
+    fn the_abort_notice_names_the_panic_and_its_cause() {
+        assert_eq!(
+            abort_notice("panicked at exercises/a.rs:3:5: boom", None),
+            "tensorlings: a panic that cannot be caught aborted the checks (no report is written):\n  \
+             panicked at exercises/a.rs:3:5: boom"
+        );
+        assert_eq!(
+            abort_notice(
+                "panicked in `a_check::exercise::f`: panic in a function that cannot unwind",
+                Some("panicked at exercises/a.rs:3:5: boom")
+            ),
+            "tensorlings: a panic that cannot be caught aborted the checks (no report is written):\n  \
+             panicked in `a_check::exercise::f`: panic in a function that cannot unwind\n  \
+             after this panic: panicked at exercises/a.rs:3:5: boom"
+        );
+    }
+
+    #[test]
+    fn panics_that_cannot_unwind_are_recognised() {
+        let debug = |can_unwind: bool| {
+            format!(
+                "PanicHookInfo {{ payload: Any {{ .. }}, location: Location {{ file: \"a.rs\", \
+                 line: 5, column: 48 }}, can_unwind: {can_unwind}, force_no_backtrace: false }}"
+            )
+        };
+        assert!(cannot_unwind(&debug(false), "boom"));
+        assert!(!cannot_unwind(&debug(true), "boom"));
+        assert!(!cannot_unwind("", "not yet implemented"));
+        assert!(cannot_unwind("", "null pointer dereference occurred"));
+        assert!(cannot_unwind(
+            "",
+            "unsafe precondition(s) violated: ptr::write requires that the pointer argument is \
+             aligned and non-null"
+        ));
+    }
+
+    /// Set in the child process of the test below, which then aborts.
+    const ABORT_CHILD_VAR: &str = "TENSORLINGS_TEST_ABORT_CHILD";
+
+    /// A panic that cannot unwind aborts the process, so the test runs itself again as a child
+    /// process that does it, and reads what the child printed before it died.
+    #[test]
+    fn a_panic_that_cannot_unwind_is_printed_before_the_abort() {
+        if std::env::var_os(ABORT_CHILD_VAR).is_some() {
+            extern "C" fn cannot_unwind() {
+                panic!("boom inside extern C");
+            }
+            let _ = catch_panics(|| cannot_unwind());
+            unreachable!("the process should have aborted");
+        }
+        let name = "panics::tests::a_panic_that_cannot_unwind_is_printed_before_the_abort";
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(ABORT_CHILD_VAR, "1")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "the child did not abort:\n{stderr}");
+        let notice = stderr
+            .find("tensorlings: a panic that cannot be caught")
+            .map(|at| &stderr[at..])
+            .unwrap_or_else(|| panic!("no notice in the child's stderr:\n{stderr}"));
+        assert!(notice.contains("panic in a function that cannot unwind"), "{stderr}");
+        assert!(notice.contains("after this panic: panicked at "), "{stderr}");
+        assert!(notice.contains("src/panics.rs:"), "{stderr}");
+        assert!(notice.contains(": boom inside extern C"), "{stderr}");
     }
 
     #[test]
