@@ -13,6 +13,23 @@ use serde::Deserialize;
 
 use crate::course::Course;
 
+/// Check binaries are built from `exercises/` normally, and from other folders by `dev check`
+/// (solutions, wrong answers), into the same target dir. A build and the runs that follow hold
+/// this lock, shared for `exercises/` and exclusive for any other folder, so that a run never
+/// executes a binary that a concurrent `dev check` rebuilt from another folder.
+pub fn lock_checks(course: &Course, subject_dir: Option<&Path>) -> Result<std::fs::File> {
+    let path = course.data_dir().join("checks.lock");
+    std::fs::create_dir_all(course.data_dir())
+        .with_context(|| format!("cannot create {}", course.data_dir().display()))?;
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    match subject_dir {
+        None => file.lock_shared(),
+        Some(_) => file.lock(),
+    }
+    .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
 /// What the build produced for one binary.
 #[derive(Default, Debug)]
 pub struct BinBuild {
@@ -229,6 +246,24 @@ mod tests {
             rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
             " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"
         );
+    }
+
+    #[test]
+    fn checks_from_other_folders_exclude_checks_from_exercises() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = "format_version = 1\nwelcome_message = \"\"\nfinal_message = \"\"\n\
+                    [[exercises]]\nname = \"a\"\ndir = \"d\"\nhint = \"h\"\n";
+        let course =
+            Course { root: dir.path().to_path_buf(), info: crate::info_file::InfoFile::parse(info).unwrap() };
+        let lock_file = || std::fs::File::open(course.data_dir().join("checks.lock")).unwrap();
+        let shared = lock_checks(&course, None).unwrap();
+        assert!(lock_file().try_lock_shared().is_ok(), "two learners' checks may run at once");
+        assert!(lock_file().try_lock().is_err(), "dev check waits for a learner's check");
+        drop(shared);
+        let exclusive = lock_checks(&course, Some(Path::new("/solutions"))).unwrap();
+        assert!(lock_file().try_lock_shared().is_err(), "a learner's check waits for dev check");
+        drop(exclusive);
+        assert!(lock_file().try_lock_shared().is_ok());
     }
 
     #[test]

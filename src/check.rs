@@ -172,6 +172,7 @@ pub fn check_exercise(
 ) -> Result<Verdict> {
     let start = Instant::now();
     let bin = check_bin(exercise);
+    let _lock = crate::cargo::lock_checks(course, None)?;
     let build =
         Build { course, bins: vec![bin.clone()], subject_dir: None, color: options.color, show_progress }
             .run()?;

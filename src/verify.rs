@@ -27,6 +27,7 @@ pub struct Options<'a> {
 
 /// Checks the exercises at `indices` (course order) and returns their verdicts in that order.
 pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<Vec<Verdict>> {
+    let _lock = crate::cargo::lock_checks(course, options.subject_dir)?;
     let bins = indices.iter().map(|&i| check_bin(&course.exercises()[i])).collect();
     let build = Build {
         course,
