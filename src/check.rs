@@ -358,9 +358,12 @@ fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Ver
     } else {
         (Status::Pass, format!("{} passed", count(passed, "check")))
     };
+    // Failures first; then what was skipped and why, so that "not tested here" is visible.
+    let skips = report.checks.iter().filter(|c| c.outcome == CheckOutcome::Skip);
     let details = failed
         .iter()
         .map(|c| format!("check `{}` failed:\n{}\n", c.name, indent(c.message.trim_end())))
+        .chain(skips.map(|c| format!("check `{}` skipped: {}\n", c.name, c.message.trim_end())))
         .collect::<Vec<_>>()
         .join("\n");
     Verdict { status, summary, details, checks: report.checks, output, device: report.device, duration }
@@ -403,6 +406,7 @@ mod tests {
         let verdict = interpret(finished(exited(0), ""), Some(PASSING), Duration::from_secs(1));
         assert_eq!(verdict.status, Status::Pass);
         assert_eq!(verdict.summary, "1 check passed, 1 skipped");
+        assert_eq!(verdict.details, "check `b` skipped: no CUDA\n");
         assert_eq!(verdict.device.as_deref(), Some("cpu"));
     }
 
