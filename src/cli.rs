@@ -15,10 +15,11 @@ pub fn invocation(course_root: &Path) -> &'static str {
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success (run, verify: every exercise checked passes)
-  1  an exercise is not done yet (run, verify), or a course check failed (dev check)
+  0  success (run, verify: every exercise checked passes; setup --check: libtorch found)
+  1  an exercise is not done yet (run, verify), a course check failed (dev check), or no
+     libtorch was found (setup --check)
   2  a setup or internal error: no course here, a broken info.toml, libtorch missing,
-     no terminal for watch mode
+     checks that cannot run (--device cuda without a GPU), no terminal for watch mode
 
 Run `tensorlings` in the course folder to start. Colors are off when NO_COLOR is set or the
 output is not a terminal.";
@@ -84,7 +85,10 @@ pub enum Commands {
         name: Option<String>,
     },
     /// Print the hint of an exercise (default: the current one).
-    Hint { name: Option<String> },
+    Hint {
+        /// Exercise name, as `tensorlings list` shows it.
+        name: Option<String>,
+    },
     /// List every exercise by section, with its state and the overall progress.
     List,
     /// Check every exercise, in parallel, and print a summary.
@@ -95,6 +99,7 @@ pub enum Commands {
     /// "duration_ms", "message", "checks"}]}, status being pass, fail, compile_error,
     /// timeout, crash or error (could not be checked: a setup problem, which exits 2).
     Verify {
+        /// `human`: a table; `json`: one JSON document on stdout, for graders.
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
         /// How many checks run at once (default: the number of cores).
@@ -108,7 +113,10 @@ pub enum Commands {
         exercises_from: Option<std::path::PathBuf>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
-    Reset { name: String },
+    Reset {
+        /// Exercise name, as `tensorlings list` shows it.
+        name: String,
+    },
     /// Find or install libtorch (done automatically by run, watch, verify and dev check).
     Setup {
         /// Only report what is found and where; install nothing.

@@ -106,8 +106,18 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
             }
         }
     }
-    let (_, wrong_problems) = read_wrong_answers(course)?;
+    let (wrong_answers, wrong_problems) = read_wrong_answers(course)?;
     problems.extend(wrong_problems);
+    let required = course.info.course.min_wrong_answers;
+    for (index, exercise) in course.exercises().iter().enumerate() {
+        let count = wrong_answers.iter().filter(|answer| answer.exercise == index).count();
+        if count < required {
+            problems.push(format!(
+                "{}: has {count} wrong answers in wrong/{}/{}.toml, and info.toml asks for at least {required} (min_wrong_answers)",
+                exercise.name, exercise.dir, exercise.name
+            ));
+        }
+    }
     if shipped::read_manifest(course)? != shipped::current_manifest(course)? {
         problems.push(format!(
             "{} does not match the exercises (one changed, or was added): run `tensorlings dev update`",

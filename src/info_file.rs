@@ -36,11 +36,18 @@ pub struct CourseSettings {
     pub libtorch: Option<String>,
     /// Timeout of one check run, unless an exercise sets its own.
     pub timeout_secs: u64,
+    /// How many wrong answers (wrong/DIR/NAME.toml) `dev check` requires of every exercise.
+    pub min_wrong_answers: usize,
 }
 
 impl Default for CourseSettings {
     fn default() -> Self {
-        Self { package: "course".into(), libtorch: None, timeout_secs: DEFAULT_TIMEOUT_SECS }
+        Self {
+            package: "course".into(),
+            libtorch: None,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            min_wrong_answers: 0,
+        }
     }
 }
 

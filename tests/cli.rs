@@ -428,6 +428,20 @@ fn dev_check_proves_that_wrong_answers_are_rejected_with_their_message() {
 }
 
 #[test]
+fn dev_check_requires_the_wrong_answers_info_toml_asks_for() {
+    let course = Course::new();
+    course.edit_info("[course]\n", "[course]\nmin_wrong_answers = 1\n");
+    course
+        .cmd(&["dev", "check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "typed: has 0 wrong answers in wrong/00_basics/typed.toml, and info.toml asks for at least 1",
+        ))
+        .stdout(predicate::str::contains("add: has").not());
+}
+
+#[test]
 fn dev_check_wants_wrong_answers_in_place_and_well_formed() {
     let course = Course::new();
     course.write(
