@@ -4,6 +4,8 @@
 mod common;
 
 use assert_cmd::Command;
+use std::path::Path;
+
 use common::{Course, copy_dir};
 use predicates::prelude::*;
 use tempfile::TempDir;
@@ -507,6 +509,15 @@ mod setup {
         dir
     }
 
+    /// A `python3` script that answers tensorlings' torch query with `version` and `libtorch`.
+    fn fake_python(version: &str, libtorch: &Path) -> (TempDir, std::path::PathBuf) {
+        let bin = tempfile::tempdir().unwrap();
+        let python = bin.path().join("python3");
+        std::fs::write(&python, format!("#!/bin/sh\necho {version}\necho {}\n", libtorch.display())).unwrap();
+        std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        (bin, python)
+    }
+
     fn libtorch_course() -> Course {
         let course = Course::new();
         course.edit_info("[course]\n", "[course]\nlibtorch = \"2.13.0\"\n");
@@ -571,11 +582,7 @@ mod setup {
         let stale = libtorch.path().to_path_buf();
         drop(libtorch); // the recorded folder is gone
         let fresh = fake_libtorch("2.13.0+cpu");
-        let bin = tempfile::tempdir().unwrap();
-        let python = bin.path().join("python3");
-        std::fs::write(&python, format!("#!/bin/sh\necho 2.13.0+cpu\necho {}\n", fresh.path().display()))
-            .unwrap();
-        std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let (_bin, python) = fake_python("2.13.0+cpu", fresh.path());
         let cache = tempfile::tempdir().unwrap();
         // `cargo run` exports the config's LIBTORCH to the runner: that is not the learner's choice.
         course
@@ -593,11 +600,7 @@ mod setup {
     fn a_python_with_the_right_torch_is_used() {
         let course = libtorch_course();
         let libtorch = fake_libtorch("2.13.0");
-        let bin = tempfile::tempdir().unwrap();
-        let python = bin.path().join("python3");
-        std::fs::write(&python, format!("#!/bin/sh\necho 2.13.0+cpu\necho {}\n", libtorch.path().display()))
-            .unwrap();
-        std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let (_bin, python) = fake_python("2.13.0+cpu", libtorch.path());
         let cache = tempfile::tempdir().unwrap();
         course
             .cmd(&["setup"])
