@@ -45,6 +45,21 @@ pub struct Probe {
     pub usable: Option<Libtorch>,
 }
 
+/// The places libtorch is looked for after `LIBTORCH`.
+#[derive(Clone, Copy)]
+enum Place {
+    /// `.cargo/config.toml`, written by an earlier setup.
+    Config,
+    /// tensorlings' own install in the user cache dir.
+    Cache,
+    /// The torch of a Python on PATH.
+    Python,
+}
+
+impl Place {
+    const IN_ORDER: [Place; 3] = [Place::Config, Place::Cache, Place::Python];
+}
+
 pub struct Provisioner<'a> {
     course: &'a Course,
     /// The version the course needs, e.g. `2.13.0`.
@@ -100,59 +115,69 @@ impl<'a> Provisioner<'a> {
                 ))),
             };
         }
-        Ok(self.probes().into_iter().find_map(|probe| probe.usable))
+        Ok(Place::IN_ORDER.iter().find_map(|&place| self.probe(place).usable))
     }
 
-    /// Every place but `LIBTORCH`, in order of preference, with what was found there.
+    /// Every place but `LIBTORCH`, in order of preference, with what was found there (for
+    /// `setup --check`, which shows them all).
     pub fn probes(&self) -> Vec<Probe> {
-        let mut probes = Vec::new();
-        let config = self.config_path();
-        probes.push(match read_configured(&config) {
-            Some(dir) => self.probe_dir(
-                &config.display().to_string(),
-                &dir,
-                "recorded in .cargo/config.toml by an earlier setup",
-            ),
-            None => Probe {
-                place: config.display().to_string(),
-                finding: "no libtorch recorded yet".into(),
-                usable: None,
-            },
-        });
-        let install = self.install_dir();
-        let record = install.join("installed.toml");
-        probes.push(
-            match std::fs::read_to_string(&record).ok().and_then(|t| toml::from_str::<Installed>(&t).ok()) {
-                Some(installed) => self.probe_dir(
-                    &install.display().to_string(),
-                    &installed.libtorch,
-                    "tensorlings' own install",
-                ),
-                None if install.exists() => Probe {
-                    place: install.display().to_string(),
-                    finding: "an unfinished install (it will be redone)".into(),
-                    usable: None,
-                },
-                None => Probe {
-                    place: install.display().to_string(),
-                    finding: "not installed".into(),
-                    usable: None,
-                },
-            },
-        );
-        let python = python_program();
-        probes.push(match query_python_torch(&python) {
-            Ok((version, dir)) if version_matches(&version, self.version) => {
-                self.probe_dir(&format!("{} (torch {version})", python.display()), &dir, "Python's torch")
+        Place::IN_ORDER.iter().map(|&place| self.probe(place)).collect()
+    }
+
+    /// What one place holds. Looking in Python costs an `import torch` (seconds), so `find`
+    /// stops at the first place that has a usable libtorch.
+    fn probe(&self, place: Place) -> Probe {
+        match place {
+            Place::Config => {
+                let config = self.config_path();
+                match read_configured(&config) {
+                    Some(dir) => self.probe_dir(
+                        &config.display().to_string(),
+                        &dir,
+                        "recorded in .cargo/config.toml by an earlier setup",
+                    ),
+                    None => Probe {
+                        place: config.display().to_string(),
+                        finding: "no libtorch recorded yet".into(),
+                        usable: None,
+                    },
+                }
             }
-            Ok((version, _)) => Probe {
-                place: python.display().to_string(),
-                finding: format!("has torch {version}, not {}", self.version),
-                usable: None,
-            },
-            Err(why) => Probe { place: python.display().to_string(), finding: why, usable: None },
-        });
-        probes
+            Place::Cache => {
+                let install = self.install_dir();
+                let record = install.join("installed.toml");
+                let installed =
+                    std::fs::read_to_string(&record).ok().and_then(|t| toml::from_str::<Installed>(&t).ok());
+                let finding = match installed {
+                    Some(installed) => {
+                        return self.probe_dir(
+                            &install.display().to_string(),
+                            &installed.libtorch,
+                            "tensorlings' own install",
+                        );
+                    }
+                    None if install.exists() => "an unfinished install (it will be redone)",
+                    None => "not installed",
+                };
+                Probe { place: install.display().to_string(), finding: finding.into(), usable: None }
+            }
+            Place::Python => {
+                let python = python_program();
+                match query_python_torch(&python) {
+                    Ok((version, dir)) if version_matches(&version, self.version) => self.probe_dir(
+                        &format!("{} (torch {version})", python.display()),
+                        &dir,
+                        "Python's torch",
+                    ),
+                    Ok((version, _)) => Probe {
+                        place: python.display().to_string(),
+                        finding: format!("has torch {version}, not {}", self.version),
+                        usable: None,
+                    },
+                    Err(why) => Probe { place: python.display().to_string(), finding: why, usable: None },
+                }
+            }
+        }
     }
 
     fn probe_dir(&self, place: &str, dir: &Path, source: &str) -> Probe {
@@ -203,7 +228,7 @@ impl<'a> Provisioner<'a> {
             lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
         }
         // The other process may have finished the install while we waited.
-        if let Some(found) = self.probes().into_iter().nth(1).and_then(|probe| probe.usable) {
+        if let Some(found) = self.probe(Place::Cache).usable {
             return Ok(found);
         }
 
