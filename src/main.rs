@@ -28,6 +28,12 @@ use crate::commands::{App, default_jobs};
 use crate::course::Course;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `tensorlings list | head` would panic once head exits; end
+    // quietly instead, as command-line tools do.
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // colored honours NO_COLOR and CLICOLOR itself; it does not know whether stdout is a terminal.
     if !std::io::stdout().is_terminal() {

@@ -61,6 +61,21 @@ fn list_shows_sections_states_and_progress() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_tensorlings_quietly() {
+    let course = Course::new();
+    // `true` reads nothing and exits at once, before tensorlings writes: like `| head` done early.
+    let binary = assert_cmd::cargo::cargo_bin("tensorlings");
+    let output = std::process::Command::new("sh")
+        .args(["-c", "\"$0\" list | true"])
+        .arg(&binary)
+        .current_dir(course.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn hint_prints_the_hint_and_suggests_close_names() {
     let course = Course::new();
     course.cmd(&["hint"]).assert().success().stdout("Use the + operator (PyTorch: torch.add).\n");
