@@ -37,11 +37,11 @@ pub fn no_terminal(invoke: &str) -> String {
     )
 }
 
-/// What the screen shows above the footer.
+/// What the screen shows above the footer: a text (a verdict, a summary, a message) or the
+/// list of exercises, drawn from the state each time.
 enum Body {
-    Verdict(String),
-    List,
     Text(String),
+    List,
 }
 
 /// What a worker thread was asked to do.
@@ -277,7 +277,7 @@ impl Watch<'_> {
                         text.push_str(&format!("{}\n", "Press n for the next exercise.".green().bold()));
                     }
                 }
-                self.body = Body::Verdict(text);
+                self.body = Body::Text(text);
             }
             Finished::All(verdicts) => {
                 let verdicts = verdicts?;
@@ -332,7 +332,7 @@ impl Watch<'_> {
         let course = &self.app.course;
         let exercise = &course.exercises()[self.state.current];
         let mut text = match &self.body {
-            Body::Verdict(text) | Body::Text(text) => text.clone(),
+            Body::Text(text) => text.clone(),
             Body::List => render::exercise_table(course, &self.state),
         };
         if !text.ends_with('\n') {
