@@ -37,8 +37,9 @@ impl App {
         let mut state = State::load(&self.course)?;
         if let Some(reason) = state.rebuilt_because.take() {
             eprintln!(
-                "{} the progress file .tensorlings/state.toml was rebuilt because {reason}. Run `tensorlings verify` to mark the exercises you have done.",
-                "warning:".yellow().bold()
+                "{} the progress file .tensorlings/state.toml was rebuilt because {reason}. Run `{} verify` to mark the exercises you have done.",
+                "warning:".yellow().bold(),
+                self.invoke
             );
             state.save(&self.course)?;
         }
@@ -196,20 +197,25 @@ impl App {
             "LIBTORCH",
             env.as_ref().map_or("not set".to_string(), |v| format!("set to {}", Path::new(v).display()))
         );
-        for probe in provisioner.probes() {
+        let probes = provisioner.probes();
+        for probe in &probes {
             let mark = if probe.usable.is_some() { "✓".green() } else { "·".dimmed() };
             println!("{mark} {}\n      {}", probe.place, probe.finding);
         }
-        match provisioner.find() {
-            Ok(Some(found)) => {
+        // LIBTORCH, when set, wins (and is validated by `find`); else the first usable place.
+        let in_use = match env {
+            Some(_) => provisioner.find()?,
+            None => probes.into_iter().find_map(|probe| probe.usable),
+        };
+        match in_use {
+            Some(found) => {
                 println!("\nIn use: {} ({})", found.root.display(), found.source);
                 Ok(ExitCode::SUCCESS)
             }
-            Ok(None) => {
-                println!("\nNo usable libtorch: `tensorlings setup` installs it.");
+            None => {
+                println!("\nNo usable libtorch: `{} setup` installs it.", self.invoke);
                 Ok(ExitCode::from(1))
             }
-            Err(e) => Err(e),
         }
     }
 }
