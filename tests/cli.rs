@@ -402,12 +402,14 @@ fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
 fn dev_check_catches_files_that_disagree_with_info_toml() {
     let course = Course::new();
     std::fs::remove_file(course.path("checks/00_basics/typed.rs")).unwrap();
+    std::fs::remove_file(course.path("exercises/00_basics/add.rs")).unwrap();
     course.write("exercises/00_basics/stray.rs", "fn main() {}\n");
     course.write("solutions/00_basics/square.rs", "//! inner docs\npub fn square(x: i64) -> i64 { x * x }\n");
     let output = course.cmd(&["dev", "check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("checks/00_basics/typed.rs is missing"), "{stdout}");
+    assert!(stdout.contains("add: exercises/00_basics/add.rs is missing"), "{stdout}");
     assert!(stdout.contains("exercises/00_basics/stray.rs belongs to no exercise"), "{stdout}");
     assert!(stdout.contains("solutions/00_basics/square.rs:1: inner attributes"), "{stdout}");
 }
