@@ -95,7 +95,7 @@ pub enum Commands {
     ///
     /// Exits 0 when all pass, 1 when any is not done, 2 on a setup or internal error. With
     /// `--format json`, one JSON document goes to stdout: {"format_version", "summary":
-    /// {"total", "passed", "failed"}, "exercises": [{"name", "section", "path", "status",
+    /// {"total", "passed", "failed", "errors"}, "exercises": [{"name", "section", "path", "status",
     /// "duration_ms", "message", "checks"}]}, status being pass, fail, compile_error,
     /// timeout, crash or error (could not be checked: a setup problem, which exits 2).
     Verify {
