@@ -222,6 +222,8 @@ fn a_set_up_error_is_reported_once_and_exits_2() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["exercises"][0]["status"], "error");
     assert_eq!(report["exercises"][0]["message"], "no CUDA device in the fixture");
+    // `typed` does not compile, which fails it before any check could run: a failure, not an error.
+    assert_eq!(report["summary"], serde_json::json!({"total": 3, "passed": 0, "failed": 1, "errors": 2}));
 }
 
 #[test]
