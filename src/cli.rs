@@ -137,6 +137,10 @@ pub enum DevCommands {
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]
         jobs: Option<std::num::NonZeroUsize>,
+        /// Check only these exercises, or every exercise of these section folders (default: all).
+        /// The files of the whole course are still checked for consistency.
+        #[arg(value_name = "EXERCISE|SECTION")]
+        only: Vec<String>,
     },
     /// Rewrite the list of binaries in the course package's Cargo.toml from info.toml.
     Update,

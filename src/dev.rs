@@ -1,12 +1,13 @@
 //! Commands for course authors: `dev check` (the course's self-check) and `dev update`
 //! (the binary list of the course package, generated from info.toml).
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use colored::Colorize;
 use serde::Deserialize;
 
@@ -150,21 +151,45 @@ fn rust_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
-pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
+/// The exercises `dev check` runs: those named, or those of the sections named, in course order;
+/// every exercise when `only` is empty.
+fn select(course: &Course, only: &[String]) -> Result<Vec<usize>> {
+    if only.is_empty() {
+        return Ok((0..course.exercises().len()).collect());
+    }
+    for wanted in only {
+        if !course.exercises().iter().any(|e| &e.name == wanted || &e.dir == wanted) {
+            let sections: BTreeSet<&str> = course.exercises().iter().map(|e| e.dir.as_str()).collect();
+            bail!(
+                "`{wanted}` is neither an exercise nor a section folder of info.toml; the sections are {}",
+                sections.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok((0..course.exercises().len())
+        .filter(|&i| {
+            let exercise = &course.exercises()[i];
+            only.iter().any(|wanted| wanted == &exercise.name || wanted == &exercise.dir)
+        })
+        .collect())
+}
+
+pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     let course = &app.course;
+    let indices = select(course, only)?;
     let mut problems = static_problems(course)?;
     if !problems.is_empty() {
-        return Ok(report(problems, course));
+        return Ok(report(problems, course, indices.len()));
     }
     app.provision()?;
-    let indices: Vec<usize> = (0..course.exercises().len()).collect();
     let run = RunOptions { color: false, ..app.run.clone() };
     let progress = std::io::stderr().is_terminal();
     let options = |subject_dir| verify::Options { run: run.clone(), subject_dir, jobs, progress };
 
     eprintln!("Checking that every exercise fails as shipped...");
     let shipped = verify::verify(course, &indices, &options(None))?;
-    for (exercise, verdict) in course.exercises().iter().zip(&shipped) {
+    let selected = || indices.iter().map(|&i| &course.exercises()[i]);
+    for (exercise, verdict) in selected().zip(&shipped) {
         if verdict.passed() {
             problems.push(format!(
                 "{}: passes as it is in exercises/, so a learner would have nothing to do (is a solution copied there?)",
@@ -181,7 +206,7 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
     eprintln!("Checking that every solution passes...");
     let solutions_dir = course.root.join("solutions");
     let solved = verify::verify(course, &indices, &options(Some(&solutions_dir)))?;
-    for (exercise, verdict) in course.exercises().iter().zip(&solved) {
+    for (exercise, verdict) in selected().zip(&solved) {
         if !verdict.passed() {
             let mut problem = format!("{}: the solution does not pass: {}", exercise.name, verdict.summary);
             for text in [&verdict.details, &verdict.output] {
@@ -193,18 +218,18 @@ pub fn check(app: &App, jobs: usize) -> Result<ExitCode> {
         }
     }
 
-    problems.extend(check_wrong_answers(course, &run, jobs)?);
+    problems.extend(check_wrong_answers(course, &indices, &run, jobs)?);
 
     eprintln!("Checking that every solution builds as its own binary...");
-    let bins = course.exercises().iter().map(solution_bin).collect();
+    let bins = selected().map(solution_bin).collect();
     let build = Build { course, bins, subject_dir: None, color: false, show_progress: true }.run()?;
-    for exercise in course.exercises() {
+    for exercise in selected() {
         let bin = solution_bin(exercise);
         if build.bins.get(&bin).and_then(|b| b.executable.as_ref()).is_none() {
             problems.push(format!("{bin} does not build:\n{}", build.failure_of(&bin)));
         }
     }
-    Ok(report(problems, course))
+    Ok(report(problems, course, indices.len()))
 }
 
 /// `wrong/DIR/NAME.toml`: plausible wrong answers to one exercise, each the reference solution
@@ -294,8 +319,14 @@ fn read_wrong_answers(course: &Course) -> Result<(Vec<WrongAnswer>, Vec<String>)
 /// Runs every wrong answer through its exercise's checks: each must fail, with a message that
 /// contains every `expect` text. The answers go in rounds, one per exercise in each, so that a
 /// round is one cargo build and one parallel run, like `verify`.
-fn check_wrong_answers(course: &Course, run: &RunOptions, jobs: usize) -> Result<Vec<String>> {
-    let (answers, _) = read_wrong_answers(course)?;
+fn check_wrong_answers(
+    course: &Course,
+    selected: &[usize],
+    run: &RunOptions,
+    jobs: usize,
+) -> Result<Vec<String>> {
+    let (mut answers, _) = read_wrong_answers(course)?;
+    answers.retain(|answer| selected.contains(&answer.exercise));
     if answers.is_empty() {
         return Ok(Vec::new());
     }
@@ -334,13 +365,22 @@ fn check_wrong_answers(course: &Course, run: &RunOptions, jobs: usize) -> Result
     Ok(problems)
 }
 
-fn report(problems: Vec<String>, course: &Course) -> ExitCode {
+fn report(problems: Vec<String>, course: &Course, checked: usize) -> ExitCode {
     if problems.is_empty() {
-        println!(
-            "{} the course is sound: {} exercises fail as shipped, their solutions pass, and the checks reject every wrong answer.",
-            "✓".green().bold(),
-            course.exercises().len()
-        );
+        let total = course.exercises().len();
+        if checked == total {
+            println!(
+                "{} the course is sound: {} fail as shipped, their solutions pass, and the checks reject every wrong answer.",
+                "✓".green().bold(),
+                crate::render::count(total, "exercise"),
+            );
+        } else {
+            println!(
+                "{} {checked} of {} checked, and sound: each fails as shipped, its solution passes, and the checks reject every wrong answer to it.",
+                "✓".green().bold(),
+                crate::render::count(total, "exercise"),
+            );
+        }
         return ExitCode::SUCCESS;
     }
     for problem in &problems {

@@ -65,8 +65,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),
-        Commands::Dev(DevCommands::Check { jobs }) => {
-            dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()))
+        Commands::Dev(DevCommands::Check { jobs, only }) => {
+            dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()), &only)
         }
         Commands::Dev(DevCommands::Update) => dev::update(&app.course),
     }

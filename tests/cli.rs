@@ -401,6 +401,34 @@ fn dev_check_catches_a_broken_solution_and_a_solved_exercise() {
 }
 
 #[test]
+fn dev_check_of_chosen_exercises_leaves_the_others_alone() {
+    let course = Course::new();
+    // A broken solution elsewhere in the course does not fail a check of `square` alone...
+    std::fs::remove_file(course.path("wrong/00_basics/add.toml")).unwrap();
+    course.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a - b }\nfn main() {}\n");
+    course.cmd(&["dev", "update"]).assert().success();
+    course
+        .cmd(&["dev", "check", "square"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 of 3 exercises checked, and sound"));
+    // ...but naming it, or its section, checks it.
+    for selection in ["add", "00_basics"] {
+        course
+            .cmd(&["dev", "check", selection])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("add: the solution does not pass"));
+    }
+    course
+        .cmd(&["dev", "check", "sqare"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`sqare` is neither an exercise nor a section folder"))
+        .stderr(predicate::str::contains("the sections are 00_basics"));
+}
+
+#[test]
 fn dev_check_catches_files_that_disagree_with_info_toml() {
     let course = Course::new();
     std::fs::remove_file(course.path("checks/00_basics/typed.rs")).unwrap();
