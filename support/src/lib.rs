@@ -6,6 +6,7 @@
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
+//! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
 
@@ -16,6 +17,7 @@ pub mod device;
 pub mod gradcheck;
 mod panics;
 pub mod random;
+pub mod source;
 pub mod timing;
 
 pub use check::{CheckResult, Checks, Failure};
@@ -29,9 +31,13 @@ pub use compare::{Tolerance, assert_close, assert_unchanged};
 /// build script sets (default: the course's `exercises/`): `tensorlings dev check` points it at
 /// `solutions/`, and the wrong-solution tests at a folder of wrong answers. Because the files are
 /// `include!`d, they must not start with inner attributes or `//!` comments.
+///
+/// It also defines `EXERCISE_SOURCE`, the exercise's text, for the [`source`] checks.
 #[macro_export]
 macro_rules! exercise_modules {
     ($file:literal) => {
+        #[allow(dead_code)]
+        const EXERCISE_SOURCE: &str = include_str!(concat!(env!("TENSORLINGS_SUBJECT_DIR"), "/", $file));
         #[allow(dead_code, unused_imports, unused_variables, unused_mut)]
         pub mod exercise {
             include!(concat!(env!("TENSORLINGS_SUBJECT_DIR"), "/", $file));
