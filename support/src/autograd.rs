@@ -13,27 +13,26 @@
 //! use tch::Tensor;
 //! use tensorlings_support::autograd::{Context, Function};
 //!
-//! struct Relu;
+//! struct Square;
 //!
-//! impl Function for Relu {
-//!     const NAME: &'static str = "relu";
+//! impl Function for Square {
+//!     const NAME: &'static str = "square";
 //!
 //!     fn forward(ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
 //!         ctx.save_for_backward(&[&inputs[0]]);
-//!         vec![inputs[0].clamp_min(0.0)]
+//!         vec![inputs[0].square()]
 //!     }
 //!
 //!     fn backward(ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
 //!         let x = &ctx.saved()[0];
-//!         let grad = &grad_outputs[0];
-//!         vec![Some(grad * x.gt(0.0).to_kind(grad.kind()))]
+//!         vec![Some(&grad_outputs[0] * 2.0 * x)]
 //!     }
 //! }
 //!
 //! let x = Tensor::from_slice(&[-1.0f32, 0.0, 2.0]).set_requires_grad(true);
-//! let y = Relu::apply(&[&x])?.remove(0);
+//! let y = Square::apply(&[&x])?.remove(0);
 //! y.sum(None).backward();
-//! assert_eq!(Vec::<f32>::try_from(&x.grad())?, [0.0, 0.0, 1.0]);
+//! assert_eq!(Vec::<f32>::try_from(&x.grad())?, [-2.0, 0.0, 4.0]);
 //! # Ok::<(), tch::TchError>(())
 //! ```
 //!
@@ -392,14 +391,10 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "(a panic payload that is not a string)"
-    }
+/// How a panic caught in forward or backward continues "forward" or "backward": " panicked at
+/// FILE:LINE:COL: message", or ": not implemented yet: replace the `todo!()` at ...".
+fn in_callback(description: &str) -> String {
+    if description.starts_with("panicked") { format!(" {description}") } else { format!(": {description}") }
 }
 
 /// Copies and frees an error string returned by the shim; `None` for a null pointer.
@@ -492,14 +487,14 @@ unsafe extern "C" fn forward_trampoline(
 ) -> bool {
     // SAFETY: the shim keeps the `Call` alive while its callbacks run.
     let call = unsafe { &*state.cast::<Call>() };
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+    let result = crate::panics::catch_panics(|| {
         // SAFETY: the shim passes `n_inputs` live tensors and as many flags.
         let (inputs, needs) =
             unsafe { (tensors_from(inputs, n_inputs), bools_from(needs_input_grad, n_inputs)) };
         let mut ctx = Context::new(needs, Vec::new(), None);
         let results = (call.function.forward)(&mut ctx, &inputs);
         (results, ctx)
-    }));
+    });
     match result {
         Ok((results, ctx)) => {
             // SAFETY: the lists are the shim's, given to this very callback.
@@ -514,8 +509,8 @@ unsafe extern "C" fn forward_trampoline(
             }
             true
         }
-        Err(payload) => {
-            let error = call.function.error(format_args!("forward panicked: {}", panic_message(&*payload)));
+        Err(description) => {
+            let error = call.function.error(format_args!("forward{}", in_callback(&description)));
             // SAFETY: `err` is the shim's, given to this very callback.
             unsafe { set_error(err, &error) };
             false
@@ -544,7 +539,7 @@ unsafe extern "C" fn backward_trampoline(
 ) -> bool {
     // SAFETY: the autograd node owns the `Call` and is alive while its backward runs.
     let call = unsafe { &*state.cast::<Call>() };
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+    let result = crate::panics::catch_panics(|| {
         // SAFETY: the shim passes live tensors and flags, with their counts.
         let (saved, grads, needs) = unsafe {
             (
@@ -556,7 +551,7 @@ unsafe extern "C" fn backward_trampoline(
         let ctx = Context::new(needs, saved, call.data.get().cloned());
         let results = (call.function.backward)(&ctx, &grads);
         call.check_gradients(&results).map(|()| results)
-    }));
+    });
     let error = match result {
         Ok(Ok(results)) => {
             // SAFETY: `grad_inputs` is the shim's, given to this very callback.
@@ -564,7 +559,7 @@ unsafe extern "C" fn backward_trampoline(
             return true;
         }
         Ok(Err(error)) => error,
-        Err(payload) => call.function.error(format_args!("backward panicked: {}", panic_message(&*payload))),
+        Err(description) => call.function.error(format_args!("backward{}", in_callback(&description))),
     };
     // SAFETY: `err` is the shim's, given to this very callback.
     unsafe { set_error(err, &error) };

@@ -194,7 +194,9 @@ fn describe_panic(message: &str, place: Option<&Place>) -> String {
         }
     }
     if is_torch_error(message) {
-        let mut description = format!("libtorch error: {}", clean_torch_error(message));
+        // A custom function's error says itself what went wrong, and it is not libtorch's.
+        let source = if message.contains("custom function `") { "" } else { "libtorch error: " };
+        let mut description = format!("{source}{}", clean_torch_error(message));
         if let Some(place) = place {
             description.push_str(&format!("\n  (called{})", place.phrase()));
         }
@@ -462,6 +464,15 @@ mod tests {
         // An `expect` message is kept.
         let expected = "reshape the logits: Torch(\"bad \\\"shape\\\"\\nException raised from x\")";
         assert_eq!(clean_torch_error(expected), "reshape the logits: bad \"shape\"");
+    }
+
+    #[test]
+    fn a_custom_functions_error_is_not_called_a_libtorch_error() {
+        let panic = "relu failed: Torch(\"custom function `relu`: backward panicked at x.rs:3:5: boom\")";
+        assert_eq!(
+            describe_panic(panic, Some(&src("exercises/a.rs:9:1"))),
+            "relu failed: custom function `relu`: backward panicked at x.rs:3:5: boom\n  (called at exercises/a.rs:9:1)"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn assert_close(actual: &Tensor, expected: &Tensor) {
     );
 }
 
-/// The ReLU of the module docs, with relu's gradient 0 at x = 0.
+/// A ReLU, with relu's gradient 0 at x = 0.
 fn relu() -> CustomFunction {
     CustomFunction::new(
         "relu",
@@ -305,8 +305,26 @@ fn a_panic_in_forward_is_an_error() {
         |_, grads| vec![Some(grads[0].shallow_clone())],
     );
     let err = f.apply(&[leaf(&[1.0])]).unwrap_err().to_string();
-    assert!(err.contains("custom function `broken_forward`"), "{err}");
+    assert!(
+        err.contains("custom function `broken_forward`: forward panicked at tests/autograd.rs:"),
+        "{err}"
+    );
     assert!(err.contains("forward is not written yet"), "{err}");
+}
+
+#[test]
+fn a_todo_in_backward_says_where_to_write_the_code() {
+    let f =
+        CustomFunction::new("unwritten", |_, inputs| vec![&inputs[0] * 2.0], |_, _| todo!("the gradient"));
+    let y = f.apply(&[leaf(&[1.0])]).unwrap().remove(0);
+    let err = y.sum(None).f_backward().unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "custom function `unwritten`: backward: not implemented yet: replace the `todo!()` at tests/autograd.rs:"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("(todo!() says: the gradient)"), "{err}");
 }
 
 #[test]
