@@ -1,0 +1,128 @@
+//! Checks of 01_custom_autograd/custom_relu: forward values against `relu` on several shapes
+//! and both float kinds; the gradient against `relu`'s under a random upstream gradient (with
+//! a plain `sum()` as the loss, a backward that forgets the chain rule would pass); the gradient
+//! at exactly 0, where the popular `x >= 0` differs from PyTorch; gradcheck away from the kink;
+//! inputs left alone; and the same on CUDA where there is a GPU.
+//!
+//! When a gradient is wrong, the check compares it with the typical mistakes (the local
+//! derivative alone, the upstream gradient passed everywhere) to say which one was made.
+
+use tch::{Device, Kind, Tensor};
+use tensorlings_support::autograd::Function;
+use tensorlings_support::device::cuda_or_skip;
+use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
+use tensorlings_support::random::randn;
+use tensorlings_support::{
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+};
+
+tensorlings_support::exercise_modules!("01_custom_autograd/custom_relu.rs");
+
+/// The exercise's `CustomRelu` on `x`, its failure (a panic in forward, the wrong number of
+/// outputs) turned into a message.
+fn exercise_relu(x: &Tensor) -> Result<Tensor, Failure> {
+    let mut outputs = exercise::CustomRelu::apply(&[x])?;
+    check_that!(
+        outputs.len() == 1,
+        "forward returned {} outputs; return exactly one, vec![relu(x)]",
+        outputs.len()
+    );
+    Ok(outputs.remove(0))
+}
+
+/// d loss / d x for `loss = sum(relu(x) * upstream)`, with `relu` the exercise's (Ok) or the
+/// built-in; the backward's failure (a panic, a gradient of the wrong shape) as a message.
+fn gradient(x: &Tensor, upstream: &Tensor, builtin: bool) -> Result<Tensor, Failure> {
+    let leaf = x.detach().copy().set_requires_grad(true);
+    let y = if builtin { leaf.relu() } else { exercise_relu(&leaf)? };
+    check_that!(
+        y.requires_grad(),
+        "relu(x) does not require grad although x does: return the result of forward as it is"
+    );
+    let loss = (y * upstream).sum(upstream.kind());
+    let grads = Tensor::f_run_backward(&[loss], &[&leaf], false, false)?;
+    Ok(grads.into_iter().next().expect("one gradient per input"))
+}
+
+fn forward_matches(x: &Tensor) -> CheckResult {
+    let x_before = x.copy();
+    let expected = solution::custom_relu(&x.copy());
+    let got = exercise_relu(x)?;
+    assert_unchanged("x", x, &x_before)?;
+    assert_close("relu(x)", &got, &expected, Tolerance::for_kind(x.kind()))?;
+    assert_close("relu(x)", &got, &x.relu(), Tolerance::for_kind(x.kind()))
+}
+
+/// The gradient under `upstream`, against relu's, naming the typical mistakes.
+fn gradient_matches(x: &Tensor, upstream: &Tensor) -> CheckResult {
+    let x_before = x.copy();
+    let expected = gradient(x, upstream, true)?;
+    let got = gradient(x, upstream, false)?;
+    assert_unchanged("x", x, &x_before)?;
+    let tol = Tolerance::for_kind(x.kind());
+    if assert_close("", &got, &expected, tol).is_err() {
+        let local_derivative = x.gt(0.0).to_kind(x.kind());
+        if assert_close("", &got, &local_derivative, tol).is_ok() {
+            return Err(Failure::new(
+                "your backward returns relu's local derivative (1 where x > 0) and ignores \
+                 grad_outputs[0]: by the chain rule, multiply the incoming gradient by it",
+            ));
+        }
+        if assert_close("", &got, upstream, tol).is_ok() {
+            return Err(Failure::new(
+                "your backward passes the incoming gradient everywhere: relu's gradient is 0 where x < 0",
+            ));
+        }
+    }
+    assert_close("the gradient of x", &got, &expected, tol)
+}
+
+fn main() {
+    Checks::new("custom_relu")
+        .check("forward equals relu on shapes [7], [3, 4], [0] and [] (a scalar)", |ctx| {
+            for shape in [&[7i64][..], &[3, 4], &[0], &[]] {
+                forward_matches(&randn(shape, Kind::Float, ctx.device()))
+                    .map_err(|f| f.context(format!("for x of shape {shape:?}")))?;
+            }
+            Ok(())
+        })
+        .check("forward in float64", |ctx| {
+            forward_matches(&randn(&[4, 3], Kind::Double, ctx.device()))
+                .map_err(|f| f.context("for a float64 x of shape [4, 3]"))
+        })
+        .check("the gradient equals relu's under a random upstream gradient", |ctx| {
+            let x = randn(&[5, 6], Kind::Double, ctx.device());
+            let upstream = randn(&[5, 6], Kind::Double, ctx.device());
+            gradient_matches(&x, &upstream).map_err(|f| f.context("for x of shape [5, 6]"))
+        })
+        .check("the gradient at exactly x = 0 is 0, like relu's", |ctx| {
+            let x = Tensor::from_slice(&[-1.5f64, 0.0, 2.0, 0.0, -0.0]).to_device(ctx.device());
+            let upstream = Tensor::from_slice(&[1.0f64, 2.0, 3.0, 4.0, 5.0]).to_device(ctx.device());
+            let got = gradient(&x, &upstream, false)?;
+            let at_zero = Vec::<f64>::try_from(
+                got.to_device(Device::Cpu)
+                    .index_select(0, &Tensor::from_slice(&[1i64, 3, 4]).to_device(ctx.device())),
+            )
+            .map_err(|e| Failure::new(format!("the gradient of x cannot be read: {e}")))?;
+            check_that!(
+                at_zero.iter().all(|&g| g == 0.0),
+                "for x = [-1.5, 0, 2, 0, -0] and an upstream gradient [1, 2, 3, 4, 5], the gradient at the \
+                 zeros is {at_zero:?}; torch.relu's is 0 there: let the gradient through where x > 0 \
+                 (gt), not x >= 0 (ge)"
+            );
+            gradient_matches(&x, &upstream).map_err(|f| f.context("for x = [-1.5, 0, 2, 0, -0]"))
+        })
+        .check("gradcheck passes away from the kink at 0", |ctx| {
+            let x = randn(&[3, 4], Kind::Double, ctx.device());
+            // Finite differences across the kink would be meaningless: keep |x| >= 0.1.
+            let x = &x + x.sign() * 0.1;
+            gradcheck(|xs| exercise::custom_relu(&xs[0]), &[x], GradcheckOptions::default())
+        })
+        .check("forward and backward on CUDA", |_ctx| {
+            let cuda = cuda_or_skip()?;
+            forward_matches(&randn(&[64, 32], Kind::Float, cuda)).map_err(|f| f.context("for x on CUDA"))?;
+            let (x, upstream) = (randn(&[64, 32], Kind::Float, cuda), randn(&[64, 32], Kind::Float, cuda));
+            gradient_matches(&x, &upstream).map_err(|f| f.context("for x on CUDA"))
+        })
+        .run()
+}
