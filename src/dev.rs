@@ -73,8 +73,12 @@ pub fn update(course: &Course) -> Result<ExitCode> {
 }
 
 /// Problems with the course's files that need no build to find.
-fn static_problems(course: &Course) -> Result<Vec<String>> {
+/// Problems found by reading the course's files, in two lists: those that stop the checks from
+/// building (a missing file, an out-of-date binary list), and the rest (a stray file, too few
+/// wrong answers), which are reported with the checks' results.
+fn static_problems(course: &Course) -> Result<(Vec<String>, Vec<String>)> {
     let mut problems = Vec::new();
+    let mut other = Vec::new();
     for exercise in course.exercises() {
         for path in
             [course.exercise_path(exercise), course.solution_path(exercise), course.check_path(exercise)]
@@ -103,17 +107,17 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
             let rel =
                 file.strip_prefix(course.root.join(dir)).unwrap_or(&file).to_string_lossy().into_owned();
             if !course.exercises().iter().any(|e| e.rel_path() == rel) {
-                problems.push(format!("{dir}/{rel} belongs to no exercise in info.toml"));
+                other.push(format!("{dir}/{rel} belongs to no exercise in info.toml"));
             }
         }
     }
     let (wrong_answers, wrong_problems) = read_wrong_answers(course)?;
-    problems.extend(wrong_problems);
+    other.extend(wrong_problems);
     let required = course.info.course.min_wrong_answers;
     for (index, exercise) in course.exercises().iter().enumerate() {
         let count = wrong_answers.iter().filter(|answer| answer.exercise == index).count();
         if count < required {
-            problems.push(format!(
+            other.push(format!(
                 "{}: has {count} wrong answers in wrong/{}/{}.toml, and info.toml asks for at least {required} (min_wrong_answers)",
                 exercise.name, exercise.dir, exercise.name
             ));
@@ -134,7 +138,7 @@ fn static_problems(course: &Course) -> Result<Vec<String>> {
             course.display_path(&course.manifest_path())
         ));
     }
-    Ok(problems)
+    Ok((problems, other))
 }
 
 fn rust_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
@@ -177,10 +181,12 @@ fn select(course: &Course, only: &[String]) -> Result<Vec<usize>> {
 pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     let course = &app.course;
     let indices = select(course, only)?;
-    let mut problems = static_problems(course)?;
+    let (mut problems, other_problems) = static_problems(course)?;
     if !problems.is_empty() {
+        problems.extend(other_problems);
         return Ok(report(problems, course, indices.len()));
     }
+    problems.extend(other_problems);
     app.provision()?;
     let run = RunOptions { color: false, ..app.run.clone() };
     let progress = std::io::stderr().is_terminal();

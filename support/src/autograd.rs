@@ -62,7 +62,8 @@
 //!   input requires grad; then they get this function as their `grad_fn`.
 //! - `backward` gets one gradient per output, in order (zeros for an output that did not take
 //!   part in the loss), and returns one entry per input: `Some(gradient)`, of the input's
-//!   shape, or `None` for "no gradient" (an input that is not differentiable, such as a mask,
+//!   shape (a gradient of a shape the input was broadcast to is summed down to it), or `None`
+//!   for "no gradient" (an input that is not differentiable, such as a mask,
 //!   or one for which [`Context::needs_input_grad`] is false).
 //! - `backward` may run on another thread than `forward` (libtorch's autograd engine has a
 //!   thread per GPU, for instance), later, even after the [`CustomFunction`] is dropped: hence
@@ -349,7 +350,11 @@ struct Call {
 
 impl Call {
     /// Checks what backward returned: one entry per input, each of its input's shape.
-    fn check_gradients(&self, grads: &[Option<Tensor>]) -> Result<(), TchError> {
+    /// Checks what backward returned: one entry per input, each of its input's shape. A
+    /// gradient of a shape the input broadcasts to is summed down to the input's shape, as
+    /// PyTorch's engine does (an input `[n, 1]` used against `[n, k]` may get a `[n, k]`
+    /// gradient).
+    fn settle_gradients(&self, mut grads: Vec<Option<Tensor>>) -> Result<Vec<Option<Tensor>>, TchError> {
         let (got, want) = (grads.len(), self.input_shapes.len());
         if got != want {
             return Err(self.function.error(format!(
@@ -358,24 +363,34 @@ impl Call {
                 plural(want)
             )));
         }
-        for (i, (grad, shape)) in grads.iter().zip(&self.input_shapes).enumerate() {
-            let Some(grad) = grad else { continue };
-            if !grad.defined() {
+        for (i, (grad, shape)) in grads.iter_mut().zip(&self.input_shapes).enumerate() {
+            let Some(gradient) = grad else { continue };
+            if !gradient.defined() {
                 return Err(self.function.error(format!(
                     "backward returned an undefined tensor as the gradient for input {i} \
                      (return None for no gradient)"
                 )));
             }
-            let grad_shape = grad.size();
-            if &grad_shape != shape {
+            let grad_shape = gradient.size();
+            if &grad_shape == shape {
+                continue;
+            }
+            if !broadcasts_to(shape, &grad_shape) {
                 return Err(self.function.error(format!(
                     "backward returned a gradient of shape {grad_shape:?} for input {i}, \
-                     which has shape {shape:?}"
+                     which has shape {shape:?}: each gradient has its input's shape"
                 )));
             }
+            *grad = Some(gradient.f_sum_to_size(shape.as_slice())?);
         }
-        Ok(())
+        Ok(grads)
     }
+}
+
+/// Whether a tensor of shape `from` broadcasts to shape `to` (so that a gradient of shape `to`
+/// sums down to `from`): aligned from the last dimension, each of `from`'s is 1 or `to`'s.
+fn broadcasts_to(from: &[i64], to: &[i64]) -> bool {
+    from.len() <= to.len() && from.iter().rev().zip(to.iter().rev()).all(|(&f, &t)| f == t || f == 1)
 }
 
 // The shim may free a `Call` on an autograd engine thread and run backward on several at once
@@ -550,7 +565,7 @@ unsafe extern "C" fn backward_trampoline(
         };
         let ctx = Context::new(needs, saved, call.data.get().cloned());
         let results = (call.function.backward)(&ctx, &grads);
-        call.check_gradients(&results).map(|()| results)
+        call.settle_gradients(results)
     });
     let error = match result {
         Ok(Ok(results)) => {

@@ -371,6 +371,26 @@ fn a_gradient_of_the_wrong_shape_is_an_error() {
 }
 
 #[test]
+fn a_gradient_of_the_broadcast_shape_is_summed_to_the_inputs_shape_as_in_pytorch() {
+    // b of shape [2, 1] broadcasts against a of shape [2, 3]; backward returns the product's
+    // gradient for b without reducing it.
+    let f = CustomFunction::new(
+        "broadcast_mul",
+        |ctx, inputs| {
+            ctx.save_for_backward(inputs);
+            vec![&inputs[0] * &inputs[1]]
+        },
+        |ctx, grads| vec![Some(&grads[0] * &ctx.saved()[1]), Some(&grads[0] * &ctx.saved()[0])],
+    );
+    let a = Tensor::from_slice(&[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]).reshape([2, 3]).set_requires_grad(true);
+    let b = Tensor::from_slice(&[10.0f64, 20.0]).reshape([2, 1]).set_requires_grad(true);
+    f.apply(&[&a, &b]).unwrap().remove(0).sum(None).backward();
+    assert_eq!(b.grad().size(), [2, 1]);
+    assert_eq!(values(&b.grad()), [6.0, 15.0]);
+    assert_eq!(values(&a.grad()), [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]);
+}
+
+#[test]
 fn a_saved_tensor_modified_in_place_is_an_error() {
     let x = leaf(&[1.0, 2.0]);
     let mut h = &x * 1.0;

@@ -1,0 +1,171 @@
+//! Checks of 01_custom_autograd/polar: both outputs against `r cos(theta)` and `r sin(theta)`;
+//! both gradients under random incoming gradients for both outputs, for each output alone (the
+//! other's incoming gradient is then zeros), with only `theta` differentiable, and with a radius
+//! per row broadcast against a matrix of angles; gradcheck on both inputs at once; inputs left
+//! alone; and CUDA where there is a GPU.
+//!
+//! The built-in operations are the reference for the gradients: autograd differentiates
+//! `r * theta.cos()` itself. When a gradient is wrong, the check tries the typical mistakes (a
+//! path through one output forgotten, the gradients swapped) to say which one was made.
+
+use tch::{Device, Kind, Tensor};
+use tensorlings_support::autograd::Function;
+use tensorlings_support::device::cuda_or_skip;
+use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
+use tensorlings_support::random::{randn, uniform};
+use tensorlings_support::{
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+};
+
+tensorlings_support::exercise_modules!("01_custom_autograd/polar.rs");
+
+/// The exercise's function on `(r, theta)`, checked to return two outputs.
+fn exercise_polar(r: &Tensor, theta: &Tensor) -> Result<(Tensor, Tensor), Failure> {
+    let outputs = exercise::PolarToCartesian::apply(&[r, theta])?;
+    check_that!(outputs.len() == 2, "forward returned {} outputs; return two, vec![x, y]", outputs.len());
+    Ok((outputs[0].shallow_clone(), outputs[1].shallow_clone()))
+}
+
+/// Random radii and angles of these shapes, on `device`.
+fn polar_inputs(r_shape: &[i64], theta_shape: &[i64], kind: Kind, device: Device) -> (Tensor, Tensor) {
+    (uniform(r_shape, 0.5, 2.0, kind, device), uniform(theta_shape, -3.0, 3.0, kind, device))
+}
+
+fn forward_matches(r: &Tensor, theta: &Tensor) -> CheckResult {
+    let (r_before, theta_before) = (r.copy(), theta.copy());
+    let (expected_x, expected_y) = solution::polar_to_cartesian(&r.copy(), &theta.copy());
+    let (x, y) = exercise_polar(r, theta)?;
+    assert_unchanged("r", r, &r_before)?;
+    assert_unchanged("theta", theta, &theta_before)?;
+    let tol = Tolerance::for_kind(r.kind());
+    assert_close("x", &x, &expected_x, tol)?;
+    assert_close("y", &y, &expected_y, tol)
+}
+
+/// Which inputs require grad, and which outputs the loss uses.
+#[derive(Clone, Copy)]
+struct Case {
+    r_differentiable: bool,
+    uses_x: bool,
+    uses_y: bool,
+}
+
+const BOTH: Case = Case { r_differentiable: true, uses_x: true, uses_y: true };
+
+/// `[dL/dr, dL/dtheta]` for `L = sum(x * weight_x) + sum(y * weight_y)` (each term only if
+/// `case` uses that output), through the exercise's function or through built-in operations.
+/// An input that does not require grad gets an undefined gradient.
+fn gradients(
+    r: &Tensor,
+    theta: &Tensor,
+    weights: (&Tensor, &Tensor),
+    case: Case,
+    builtin: bool,
+) -> Result<Vec<Tensor>, Failure> {
+    let r = r.detach().copy().set_requires_grad(case.r_differentiable);
+    let theta = theta.detach().copy().set_requires_grad(true);
+    let (x, y) = if builtin { (&r * theta.cos(), &r * theta.sin()) } else { exercise_polar(&r, &theta)? };
+    let mut loss = Tensor::zeros([], (r.kind(), r.device()));
+    if case.uses_x {
+        loss += (x * weights.0).sum(r.kind());
+    }
+    if case.uses_y {
+        loss += (y * weights.1).sum(r.kind());
+    }
+    let leaves: Vec<&Tensor> = if case.r_differentiable { vec![&r, &theta] } else { vec![&theta] };
+    let mut grads = Tensor::f_run_backward(&[loss], &leaves, false, false)?;
+    if !case.r_differentiable {
+        grads.insert(0, Tensor::new());
+    }
+    Ok(grads)
+}
+
+/// Both gradients against autograd's through the built-in operations.
+fn gradients_match(r: &Tensor, theta: &Tensor, case: Case) -> CheckResult {
+    let size = r.size().iter().zip(theta.size()).map(|(a, b)| (*a).max(b)).collect::<Vec<_>>();
+    let weights = (randn(&size, r.kind(), r.device()), randn(&size, r.kind(), r.device()));
+    let (r_before, theta_before) = (r.copy(), theta.copy());
+    let expected = gradients(r, theta, (&weights.0, &weights.1), case, true)?;
+    let got = gradients(r, theta, (&weights.0, &weights.1), case, false)?;
+    assert_unchanged("r", r, &r_before)?;
+    assert_unchanged("theta", theta, &theta_before)?;
+    let tol = Tolerance::for_kind(r.kind());
+    let close = |a: &Tensor, b: &Tensor| a.size() == b.size() && assert_close("", a, b, tol).is_ok();
+    let (got_r, got_theta) = (&got[0], &got[1]);
+    let (expected_r, expected_theta) = (&expected[0], &expected[1]);
+    if case.r_differentiable && close(got_r, expected_theta) && close(got_theta, expected_r) {
+        return Err(Failure::new(
+            "your gradients are in the wrong order: backward returns one per input, in the order of \
+             the inputs, vec![Some(dL/dr), Some(dL/dtheta)]",
+        ));
+    }
+    if case.r_differentiable && !close(got_r, expected_r) && case.uses_x && case.uses_y {
+        let through_x_only = (weights.0 * theta.cos()).sum_to_size(r.size());
+        let through_y_only = (weights.1 * theta.sin()).sum_to_size(r.size());
+        for (path, missing, partial) in [("x", "y", through_x_only), ("y", "x", through_y_only)] {
+            if close(got_r, &partial) {
+                return Err(Failure::new(format!(
+                    "your dL/dr has only the path through {path}: r reaches the loss through {missing} \
+                     too, so add dL/d{missing} * d{missing}/dr"
+                )));
+            }
+        }
+    }
+    if case.r_differentiable {
+        assert_close("dL/dr", got_r, expected_r, tol)?;
+    }
+    assert_close("dL/dtheta", got_theta, expected_theta, tol)
+}
+
+fn main() {
+    Checks::new("polar")
+        .check("forward gives x = r cos(theta) and y = r sin(theta)", |ctx| {
+            for shape in [&[6i64][..], &[3, 4], &[1]] {
+                let (r, theta) = polar_inputs(shape, shape, Kind::Float, ctx.device());
+                forward_matches(&r, &theta)
+                    .map_err(|f| f.context(format!("for r and theta of shape {shape:?}")))?;
+            }
+            Ok(())
+        })
+        .check("both gradients, with the loss using both outputs", |ctx| {
+            let (r, theta) = polar_inputs(&[4, 5], &[4, 5], Kind::Double, ctx.device());
+            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("for r and theta of shape [4, 5]"))
+        })
+        .check("both gradients, with the loss using only x, then only y", |ctx| {
+            let (r, theta) = polar_inputs(&[7], &[7], Kind::Double, ctx.device());
+            gradients_match(&r, &theta, Case { uses_y: false, ..BOTH })
+                .map_err(|f| f.context("for a loss of x alone (dL/dy is zeros)"))?;
+            gradients_match(&r, &theta, Case { uses_x: false, ..BOTH })
+                .map_err(|f| f.context("for a loss of y alone (dL/dx is zeros)"))
+        })
+        .check("dL/dtheta when r is a constant", |ctx| {
+            let (r, theta) = polar_inputs(&[5], &[5], Kind::Double, ctx.device());
+            gradients_match(&r, &theta, Case { r_differentiable: false, ..BOTH })
+                .map_err(|f| f.context("for an r that does not require grad"))
+        })
+        .check("a radius per row, broadcast against angles [3, 4]", |ctx| {
+            let (r, theta) = polar_inputs(&[3, 1], &[3, 4], Kind::Double, ctx.device());
+            forward_matches(&r, &theta).map_err(|f| f.context("for r of shape [3, 1] and theta [3, 4]"))?;
+            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("for r of shape [3, 1] and theta [3, 4]"))
+        })
+        .check("gradcheck on r and theta", |ctx| {
+            let (r, theta) = polar_inputs(&[2, 3], &[2, 3], Kind::Double, ctx.device());
+            let (a, b) =
+                (randn(&[2, 3], Kind::Double, ctx.device()), randn(&[2, 3], Kind::Double, ctx.device()));
+            gradcheck(
+                |inputs| {
+                    let (x, y) = exercise::polar_to_cartesian(&inputs[0], &inputs[1]);
+                    x * &a + y * &b
+                },
+                &[r, theta],
+                GradcheckOptions::default(),
+            )
+        })
+        .check("forward and both gradients on CUDA", |_ctx| {
+            let cuda = cuda_or_skip()?;
+            let (r, theta) = polar_inputs(&[16, 8], &[16, 8], Kind::Float, cuda);
+            forward_matches(&r, &theta).map_err(|f| f.context("on CUDA"))?;
+            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("on CUDA"))
+        })
+        .run()
+}
