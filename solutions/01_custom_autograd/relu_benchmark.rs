@@ -1,0 +1,110 @@
+// Reference solution of 01_custom_autograd/relu_benchmark.
+
+use std::time::{Duration, Instant};
+
+use tch::{Device, Kind, Tensor};
+use tensorlings_support::autograd::{Context, Function};
+
+/// Waits until every kernel queued on `device` has finished: `tch::Cuda::synchronize(index)` for
+/// `Device::Cuda(index)`; nothing to wait for on the CPU.
+///
+/// PyTorch: `torch.cuda.synchronize(device)`.
+pub fn synchronize(device: Device) {
+    if let Device::Cuda(index) = device {
+        tch::Cuda::synchronize(index as i64);
+    }
+}
+
+/// The median time of one call of `f`: `warmup` untimed calls first, then `repeats` timed
+/// calls, each timed as `synchronize(); start the clock; f(); synchronize(); stop the clock`.
+/// For an even number of repeats, the median is the mean of the middle two. Panics when
+/// `repeats` is 0.
+///
+/// PyTorch:
+/// ```python
+/// for _ in range(warmup): f()
+/// times = []
+/// for _ in range(repeats):
+///     synchronize(); start = time.perf_counter()
+///     f()
+///     synchronize(); times.append(time.perf_counter() - start)
+/// return statistics.median(times)
+/// ```
+pub fn median_time(warmup: usize, repeats: usize, synchronize: &dyn Fn(), f: &mut dyn FnMut()) -> Duration {
+    assert!(repeats > 0, "median_time needs at least one timed repeat");
+    for _ in 0..warmup {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..repeats)
+        .map(|_| {
+            // Work queued before this run (the warm-up's, say) is not this run's.
+            synchronize();
+            let start = Instant::now();
+            f();
+            // f returned when its work was queued; it is done after this.
+            synchronize();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    let middle = samples.len() / 2;
+    if samples.len() % 2 == 1 { samples[middle] } else { (samples[middle - 1] + samples[middle]) / 2 }
+}
+
+/// The ReLU of the first exercise, written for you.
+pub struct CustomRelu;
+
+impl Function for CustomRelu {
+    const NAME: &'static str = "custom_relu";
+
+    fn forward(ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
+        ctx.save_for_backward(&inputs[..1]);
+        vec![inputs[0].clamp_min(0.0)]
+    }
+
+    fn backward(ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
+        let flows = ctx.saved()[0].gt(0.0).to_kind(grad_outputs[0].kind());
+        vec![Some(&grad_outputs[0] * flows)]
+    }
+}
+
+/// Median times of one forward and backward pass of ReLU on `x` (a leaf of your own that
+/// requires grad, then `relu(leaf).sum().backward()`), through `CustomRelu` and through the
+/// built-in `relu`: returns `(custom, builtin)`, measured with `median_time` and
+/// `synchronize(x.device())`. `x` is left as it was.
+///
+/// PyTorch:
+/// ```python
+/// def custom():
+///     leaf = x.detach().requires_grad_(True)
+///     CustomReLU.apply(leaf).sum().backward()
+/// def builtin():
+///     leaf = x.detach().requires_grad_(True)
+///     torch.relu(leaf).sum().backward()
+/// return median_time(warmup, repeats, sync, custom), median_time(warmup, repeats, sync, builtin)
+/// ```
+pub fn relu_times(x: &Tensor, warmup: usize, repeats: usize) -> (Duration, Duration) {
+    let device = x.device();
+    let sync = || synchronize(device);
+    // A fresh leaf per run: gradients would otherwise accumulate into the same tensor, and
+    // set_requires_grad on x itself would change the caller's tensor.
+    let mut custom = || {
+        let leaf = x.detach().set_requires_grad(true);
+        CustomRelu::apply(&[&leaf]).expect("custom_relu failed").remove(0).sum(leaf.kind()).backward();
+    };
+    let mut builtin = || {
+        let leaf = x.detach().set_requires_grad(true);
+        leaf.relu().sum(leaf.kind()).backward();
+    };
+    (median_time(warmup, repeats, &sync, &mut custom), median_time(warmup, repeats, &sync, &mut builtin))
+}
+
+fn main() {
+    let device = if tch::Cuda::is_available() { Device::Cuda(0) } else { Device::Cpu };
+    for n in [1_000, 1_000_000, 10_000_000] {
+        let x = Tensor::randn([n], (Kind::Float, device));
+        let (custom, builtin) = relu_times(&x, 3, 20);
+        let ratio = custom.as_secs_f64() / builtin.as_secs_f64();
+        println!("{n:>10} elements on {device:?}: custom {custom:?}, built-in {builtin:?}, ratio {ratio:.2}");
+    }
+}
