@@ -20,7 +20,7 @@ use tch::Kind;
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::randn;
 use tensorlings_support::source::{assert_calls, assert_does_not_call};
-use tensorlings_support::{CheckResult, Checks, assert_unchanged, check_that};
+use tensorlings_support::{Checks, assert_unchanged, check_that};
 
 tensorlings_support::exercise_modules!("01_custom_autograd/relu_benchmark.rs");
 

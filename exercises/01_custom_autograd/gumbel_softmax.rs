@@ -50,13 +50,13 @@ impl Function for StraightThrough {
     /// index = y.argmax(dim=-1, keepdim=True)
     /// return torch.zeros_like(y).scatter_(-1, index, 1.0)
     /// ```
-    fn forward(ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
+    fn forward(_ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
         // TODO
         todo!("forward of straight_through on y of shape {:?}", inputs[0].size())
     }
 
     /// PyTorch: `return grad_output`
-    fn backward(ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
+    fn backward(_ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
         // TODO
         todo!("backward of straight_through with a gradient of shape {:?}", grad_outputs[0].size())
     }

@@ -32,14 +32,14 @@ impl Function for StraightThrough {
     /// index = y.argmax(dim=-1, keepdim=True)
     /// return torch.zeros_like(y).scatter_(-1, index, 1.0)
     /// ```
-    fn forward(ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
+    fn forward(_ctx: &mut Context, inputs: &[Tensor]) -> Vec<Tensor> {
         let y = &inputs[0];
         let index = y.argmax(-1, true);
         vec![y.zeros_like().scatter_value(-1, &index, 1.0)]
     }
 
     /// PyTorch: `return grad_output`
-    fn backward(ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
+    fn backward(_ctx: &Context, grad_outputs: &[Tensor]) -> Vec<Option<Tensor>> {
         // The estimator: pretend forward was the identity.
         vec![Some(grad_outputs[0].shallow_clone())]
     }

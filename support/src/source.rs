@@ -3,7 +3,7 @@
 //! A check compares results, and a result can be right for the wrong reason: an exercise on
 //! einsum solved with `matmul` passes every numeric check without teaching einsum. The check
 //! binary has the exercise's text as `EXERCISE_SOURCE` (see [`crate::exercise_modules`]);
-//! [`assert_calls`] and [`assert_does_not_call`] look for a name in its code, comments and
+//! [`assert_calls`], [`assert_does_not_call`] and [`assert_no_method_calls`] look for a name in its code, comments and
 //! string literals left out, so a doc comment that mentions `einsum` does not count.
 
 use crate::check::{CheckResult, Failure};
@@ -95,6 +95,22 @@ pub fn assert_does_not_call(source: &str, name: &str, why: &str) -> CheckResult 
     if calls(source, name) { Err(Failure::new(format!("your code uses `{name}`: {why}"))) } else { Ok(()) }
 }
 
+/// Fails with `why`, naming the call, if the exercise's code calls any of `methods` as a method
+/// or an associated function (`a.matmul(b)`, `Tensor::bmm(a, b)`): for an exercise that must not
+/// take a shortcut. A function of the exercise's own with that name (`pub fn matmul` called as
+/// `matmul(a, b)`) does not count.
+pub fn assert_no_method_calls(source: &str, methods: &[&str], why: &str) -> CheckResult {
+    let code: String = code_only(source).split_whitespace().collect();
+    for method in methods {
+        for call in [format!(".{method}("), format!("::{method}(")] {
+            if code.contains(&call) {
+                return Err(Failure::new(format!("your code calls `{call}..)`: {why}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +146,17 @@ mod tests {
         let forbidden = assert_does_not_call("fn f() { a.matmul(&b) }", "matmul", "use einsum").unwrap_err();
         assert_eq!(forbidden.message(), "your code uses `matmul`: use einsum");
         assert!(assert_calls("fn f() { Tensor::einsum() }", "einsum", "").is_ok());
+    }
+
+    #[test]
+    fn method_calls_are_found_and_the_exercises_own_functions_are_not() {
+        let methods = ["matmul", "bmm"];
+        let path_call = assert_no_method_calls("fn f() { Tensor::bmm(&a, &b) }", &methods, "use einsum");
+        assert_eq!(path_call.unwrap_err().message(), "your code calls `::bmm(..)`: use einsum");
+        let method_call = assert_no_method_calls("fn f() { a\n    .matmul (&b) }", &methods, "use einsum");
+        assert_eq!(method_call.unwrap_err().message(), "your code calls `.matmul(..)`: use einsum");
+        let own = "pub fn matmul(a: &Tensor) -> Tensor { a.shallow_clone() }\nfn main() { matmul(&x); }";
+        assert!(assert_no_method_calls(own, &methods, "").is_ok());
+        assert!(assert_no_method_calls("// a.matmul(b)\nfn f() {}", &methods, "").is_ok());
     }
 }

@@ -1,0 +1,95 @@
+//! Checks of 02_einsum/batched_trace: `traces` and `diagonals` against the reference and against
+//! libtorch's `diagonal` (summed for the traces), on a batch of several, a batch of 1, 1x1
+//! matrices, an empty batch and empty matrices (whose trace is 0), float64, and a batch with as
+//! many matrices as rows, where a result with the batch and the diagonal swapped has the right
+//! shape. Random matrices are not symmetric and have off-diagonal entries, so summing every
+//! entry or a row instead of the diagonal gives other values with the right shape. The last check
+//! reads the exercise's code: `diagonal()` and `sum` give the right numbers without einsum.
+
+use tch::{Device, Kind, Tensor};
+use tensorlings_support::random::randn;
+use tensorlings_support::source::{assert_calls, assert_no_method_calls};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+
+tensorlings_support::exercise_modules!("02_einsum/batched_trace.rs");
+
+/// What to write instead, for the messages.
+const WITH_EINSUM: &str = "this section is about einsum: a letter repeated in one operand takes \
+     the diagonal, so write traces as Tensor::einsum(\"bii->b\", &[m], None::<i64>) and diagonals \
+     as Tensor::einsum(\"bii->bi\", &[m], None::<i64>)";
+
+/// The diagonals of a batch of matrices, the way libtorch computes them without einsum.
+fn builtin_diagonals(m: &Tensor) -> Tensor {
+    m.diagonal(0, -2, -1)
+}
+
+/// `traces(m)` for `m` of shape `[batch, n, n]`: the reference first on a copy, then the
+/// exercise, `m` as it was, then the result against the reference and against the diagonal
+/// summed by libtorch.
+fn traces_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
+    let m = randn(&[batch, n, n], kind, device);
+    let m_before = m.copy();
+    let expected = solution::traces(&m.copy());
+    let got = exercise::traces(&m);
+    let builtin = builtin_diagonals(&m).sum_dim_intlist(-1, false, None::<Kind>);
+    let tol = Tolerance::for_kind(kind);
+    assert_unchanged("m", &m, &m_before)
+        .and_then(|()| assert_close("traces(m)", &got, &expected, tol))
+        .and_then(|()| {
+            assert_close("traces(m), compared with m.diagonal(0, -2, -1) summed,", &got, &builtin, tol)
+        })
+        .map_err(|f| f.context(format!("for m of shape [{batch}, {n}, {n}]")))
+}
+
+/// `diagonals(m)` for `m` of shape `[batch, n, n]`, in the same order of steps.
+fn diagonals_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
+    let m = randn(&[batch, n, n], kind, device);
+    let m_before = m.copy();
+    let expected = solution::diagonals(&m.copy());
+    let got = exercise::diagonals(&m);
+    let tol = Tolerance::for_kind(kind);
+    assert_unchanged("m", &m, &m_before)
+        .and_then(|()| assert_close("diagonals(m)", &got, &expected, tol))
+        .and_then(|()| {
+            assert_close(
+                "diagonals(m), compared with m.diagonal(0, -2, -1),",
+                &got,
+                &builtin_diagonals(&m),
+                tol,
+            )
+        })
+        .map_err(|f| f.context(format!("for m of shape [{batch}, {n}, {n}]")))
+}
+
+/// The exercise's code must use einsum, and must not take the diagonal or the trace with the
+/// methods that do it without einsum: checked on the code only, comments and strings left out.
+fn written_with_einsum() -> CheckResult {
+    assert_calls(EXERCISE_SOURCE, "einsum", WITH_EINSUM)?;
+    assert_no_method_calls(EXERCISE_SOURCE, &["diagonal", "diag", "trace", "diagonal_copy"], WITH_EINSUM)
+}
+
+fn main() {
+    Checks::new("batched_trace")
+        .check("traces of a batch of 4: [4, 3, 3]", |ctx| traces_match(ctx.device(), 4, 3, Kind::Float))
+        .check("traces of a batch of 1 [1, 5, 5], and of 1x1 matrices [3, 1, 1]", |ctx| {
+            traces_match(ctx.device(), 1, 5, Kind::Float)?;
+            traces_match(ctx.device(), 3, 1, Kind::Float)
+        })
+        .check("traces of an empty batch [0, 3, 3], and of empty matrices [2, 0, 0] (trace 0)", |ctx| {
+            traces_match(ctx.device(), 0, 3, Kind::Float)?;
+            traces_match(ctx.device(), 2, 0, Kind::Float)
+        })
+        .check("traces in float64: [3, 4, 4]", |ctx| traces_match(ctx.device(), 3, 4, Kind::Double))
+        .check("diagonals of a batch of 4: [4, 3, 3]", |ctx| diagonals_match(ctx.device(), 4, 3, Kind::Float))
+        .check("diagonals of [3, 3, 3], where batch and diagonal swapped has the right shape", |ctx| {
+            diagonals_match(ctx.device(), 3, 3, Kind::Float)
+        })
+        .check("diagonals of [1, 5, 5], [3, 1, 1], [0, 3, 3] and [2, 0, 0]", |ctx| {
+            diagonals_match(ctx.device(), 1, 5, Kind::Float)?;
+            diagonals_match(ctx.device(), 3, 1, Kind::Float)?;
+            diagonals_match(ctx.device(), 0, 3, Kind::Float)?;
+            diagonals_match(ctx.device(), 2, 0, Kind::Double)
+        })
+        .check("traces and diagonals are written with einsum", |_ctx| written_with_einsum())
+        .run()
+}

@@ -1,0 +1,225 @@
+//! Checks of 02_einsum/einsum_attention: `attention` against the reference and against libtorch's
+//! `scaled_dot_product_attention`, with lq != lk and d != dv (so that no wrong pairing of letters
+//! hides behind equal sizes), without a mask, with a [lq, lk] mask shared by the batch and with a
+//! mask per batch (each with a true in every row, as the exercise promises), with all values 1
+//! (the output must then be 1: each query's weights sum to 1), with large scores (where a softmax
+//! written as exp / sum overflows) and in float64. Two mistakes get a message of their own: an
+//! output that is the same for every query (the seed's "bqk,bvd->bqd") and NaN where the
+//! reference has none. The last check reads the exercise's code: it must use einsum, and not
+//! call scaled_dot_product_attention.
+
+use tch::{Device, Kind, Tensor};
+use tensorlings_support::random::{randn, uniform};
+use tensorlings_support::source::{assert_calls, assert_does_not_call};
+use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged};
+
+tensorlings_support::exercise_modules!("02_einsum/einsum_attention.rs");
+
+/// The sizes of one attention call: batch, queries, keys, features of q and k, features of v.
+#[derive(Clone, Copy)]
+struct Sizes {
+    b: i64,
+    lq: i64,
+    lk: i64,
+    d: i64,
+    dv: i64,
+}
+
+/// Which mask a check passes.
+#[derive(Clone, Copy)]
+enum Mask {
+    None,
+    /// `[lq, lk]`, the same for every batch.
+    Shared,
+    /// `[b, lq, lk]`.
+    PerBatch,
+}
+
+/// A boolean mask of `shape` (`[.., lq, lk]`): about half the keys allowed at random, and always
+/// key `i % lk` for query `i`, so that every query may attend to at least one key.
+fn random_mask(shape: &[i64], device: Device) -> Tensor {
+    let (lq, lk) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+    let allowed = uniform(shape, 0.0, 1.0, Kind::Float, device).lt(0.5);
+    let query = Tensor::arange(lq, (Kind::Int64, device)).unsqueeze(1);
+    let key = Tensor::arange(lk, (Kind::Int64, device)).unsqueeze(0);
+    allowed.logical_or(&query.remainder(lk).eq_tensor(&key))
+}
+
+/// Random q, k and v of these sizes (q and k scaled by `magnitude`), and the mask asked for.
+fn inputs(
+    sizes: Sizes,
+    mask: Mask,
+    magnitude: f64,
+    kind: Kind,
+    device: Device,
+) -> (Tensor, Tensor, Tensor, Option<Tensor>) {
+    let Sizes { b, lq, lk, d, dv } = sizes;
+    let q = randn(&[b, lq, d], kind, device) * magnitude;
+    let k = randn(&[b, lk, d], kind, device) * magnitude;
+    let v = randn(&[b, lk, dv], kind, device);
+    let mask = match mask {
+        Mask::None => None,
+        Mask::Shared => Some(random_mask(&[lq, lk], device)),
+        Mask::PerBatch => Some(random_mask(&[b, lq, lk], device)),
+    };
+    (q, k, v, mask)
+}
+
+/// "for q of shape [2, 3, 4], k [2, 5, 4], v [2, 5, 6] and a mask of shape [3, 5]"
+fn describe(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> String {
+    let mask = match mask {
+        Some(mask) => format!("a mask of shape {:?}", mask.size()),
+        None => "no mask".to_string(),
+    };
+    format!("for q of shape {:?}, k {:?}, v {:?} and {mask}", q.size(), k.size(), v.size())
+}
+
+/// Fails when the result has NaN or infinite values where the reference is finite, naming the
+/// two ways that happens.
+fn finite_where_expected(got: &Tensor, expected: &Tensor) -> CheckResult {
+    if got.size() != expected.size() || got.numel() == 0 {
+        return Ok(());
+    }
+    let bad = got.isfinite().logical_not().logical_and(&expected.isfinite()).to_device(Device::Cpu);
+    if bad.any().int64_value(&[]) == 0 {
+        return Ok(());
+    }
+    let first = Vec::<i64>::try_from(&bad.nonzero().get(0)).map_err(Failure::from)?;
+    let value = got.to_device(Device::Cpu).double_value(&first);
+    Err(Failure::new(format!(
+        "`attention(q, k, v, mask)` is {value} at {first:?}, where the reference is finite. \
+         Three causes: exp() of large scores overflows (softmax(-1, ..) subtracts each row's \
+         maximum first, exp(s) / sum(exp(s)) does not); the softmax of a row whose scores are all \
+         -inf is NaN: is the mask inverted? (true means the query MAY attend to that key, so fill \
+         -inf where the mask is false: mask.logical_not()); and a softmax over the queries \
+         instead of the keys meets a whole column of -inf where no query may see a key (take it \
+         over the last dimension)"
+    )))
+}
+
+/// Fails when every query got the same output row while the reference's rows differ: the mark
+/// of an equation that sums the weights and the values separately.
+fn depends_on_the_queries(got: &Tensor, expected: &Tensor) -> CheckResult {
+    if got.size() != expected.size() || got.numel() == 0 || got.size()[1] < 2 {
+        return Ok(());
+    }
+    let spread = |t: &Tensor| (t - t.narrow(1, 0, 1)).abs().max().double_value(&[]);
+    let scale = 1.0 + got.abs().max().double_value(&[]);
+    if spread(got) <= 1e-5 * scale && spread(expected) > 1e-3 {
+        return Err(Failure::new(
+            "every query got the same output: `attention(q, k, v, mask)[s, i]` is the same row for \
+             every query i, but the reference's rows differ. An equation such as \"bqk,bvd->bqd\" \
+             does this: with different letters for the keys of the weights (k) and the rows of v \
+             (v), einsum sums each on its own, so every query gets (the sum of its weights, 1) \
+             times (the sum of all the values). The weight of key j must meet row j of v: use \
+             the same letter, \"bqk,bkd->bqd\"",
+        ));
+    }
+    Ok(())
+}
+
+/// The reference first on copies, then the exercise, the inputs as they were, the two
+/// diagnoses, then the result against the reference and against scaled_dot_product_attention.
+fn attention_matches(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    tol: Tolerance,
+) -> CheckResult {
+    let (q_before, k_before, v_before) = (q.copy(), k.copy(), v.copy());
+    let mask_before = mask.map(Tensor::copy);
+    let expected = solution::attention(&q.copy(), &k.copy(), &v.copy(), mask.map(Tensor::copy).as_ref());
+    let got = exercise::attention(q, k, v, mask);
+    let check = || -> CheckResult {
+        assert_unchanged("q", q, &q_before)?;
+        assert_unchanged("k", k, &k_before)?;
+        assert_unchanged("v", v, &v_before)?;
+        if let (Some(mask), Some(before)) = (mask, &mask_before) {
+            assert_unchanged("mask", mask, before)?;
+        }
+        finite_where_expected(&got, &expected)?;
+        depends_on_the_queries(&got, &expected)?;
+        assert_close("attention(q, k, v, mask)", &got, &expected, tol)?;
+        let builtin = Tensor::scaled_dot_product_attention(q, k, v, mask, 0.0, false, None, false);
+        assert_close(
+            "attention(q, k, v, mask), compared with scaled_dot_product_attention,",
+            &got,
+            &builtin,
+            tol,
+        )
+    };
+    check().map_err(|f| f.context(describe(q, k, v, mask)))
+}
+
+/// Random inputs of these sizes, through [`attention_matches`].
+fn random_attention_matches(device: Device, sizes: Sizes, mask: Mask, kind: Kind) -> CheckResult {
+    let (q, k, v, mask) = inputs(sizes, mask, 1.0, kind, device);
+    attention_matches(&q, &k, &v, mask.as_ref(), tolerance(kind))
+}
+
+/// Two correct programs round differently (where the scale is applied, how the softmax sums),
+/// and the softmax turns an absolute error in a score into a relative error in the weights.
+fn tolerance(kind: Kind) -> Tolerance {
+    if kind == Kind::Double { Tolerance::new(1e-10, 1e-9) } else { Tolerance::new(1e-5, 1e-4) }
+}
+
+const SIZES: Sizes = Sizes { b: 2, lq: 3, lk: 5, d: 4, dv: 6 };
+
+fn main() {
+    Checks::new("einsum_attention")
+        .check("no mask: q [2, 3, 4], k [2, 5, 4], v [2, 5, 6]", |ctx| {
+            random_attention_matches(ctx.device(), SIZES, Mask::None, Kind::Float)
+        })
+        .check("no mask, as many queries as keys: q, k and v [3, 4, 4]", |ctx| {
+            let sizes = Sizes { b: 3, lq: 4, lk: 4, d: 4, dv: 4 };
+            random_attention_matches(ctx.device(), sizes, Mask::None, Kind::Float)
+        })
+        .check("one query and one key: q [2, 1, 3], k [2, 1, 3], v [2, 1, 2]", |ctx| {
+            let sizes = Sizes { b: 2, lq: 1, lk: 1, d: 3, dv: 2 };
+            random_attention_matches(ctx.device(), sizes, Mask::None, Kind::Float)
+        })
+        .check("a [lq, lk] mask shared by the batch", |ctx| {
+            random_attention_matches(ctx.device(), SIZES, Mask::Shared, Kind::Float)
+        })
+        .check("a [b, lq, lk] mask, one per batch", |ctx| {
+            let sizes = Sizes { b: 3, ..SIZES };
+            random_attention_matches(ctx.device(), sizes, Mask::PerBatch, Kind::Float)
+        })
+        .check("each query's weights sum to 1: with every value 1, every output is 1", |ctx| {
+            let (q, k, _, mask) = inputs(SIZES, Mask::PerBatch, 1.0, Kind::Float, ctx.device());
+            let v = Tensor::ones([SIZES.b, SIZES.lk, SIZES.dv], (Kind::Float, ctx.device()));
+            attention_matches(&q, &k, &v, mask.as_ref(), tolerance(Kind::Float)).map_err(|f| {
+                f.context(
+                    "with every value 1 the output must be 1 everywhere, because each query's \
+                     weights must sum to 1 over the keys (a softmax over the last dimension, with \
+                     masked scores at -inf before it, not a mask multiplied in after it)",
+                )
+            })
+        })
+        .check("large scores (q and k of magnitude 10), with a mask", |ctx| {
+            let (q, k, v, mask) = inputs(SIZES, Mask::Shared, 10.0, Kind::Float, ctx.device());
+            // Scores of about 100: a relative rounding error of 1e-7 in a score is 1e-5 in the
+            // exponent, and so in the weights.
+            let tol = Tolerance::new(1e-4, 1e-4);
+            attention_matches(&q, &k, &v, mask.as_ref(), tol)
+        })
+        .check("float64, with a mask per batch", |ctx| {
+            random_attention_matches(ctx.device(), SIZES, Mask::PerBatch, Kind::Double)
+        })
+        .check("written with einsum, without scaled_dot_product_attention", |_ctx| {
+            assert_calls(
+                EXERCISE_SOURCE,
+                "einsum",
+                "this section is about einsum: the scores are Tensor::einsum(\"bqd,bkd->bqk\", &[q, k], \
+                 None::<i64>) and the output Tensor::einsum(\"bqk,bkd->bqd\", &[&weights, v], None::<i64>)",
+            )?;
+            assert_does_not_call(
+                EXERCISE_SOURCE,
+                "scaled_dot_product_attention",
+                "it is what your attention is compared with; write the scores, the mask, the softmax and \
+                 the weighted sum yourself",
+            )
+        })
+        .run()
+}

@@ -1,0 +1,111 @@
+//! Checks of 02_einsum/outer_products: `batch_outer` and `all_pairs_outer` against the reference
+//! and against the same products written with broadcasting. With nothing summed, a wrong order of
+//! output letters often keeps the shape: `batch_outer` is tried with n == m, and
+//! `all_pairs_outer` with n == d. A transposed outer product equals the right one on the
+//! diagonal pairs (i == j) and when d == 1, so `all_pairs_outer` is first checked on the pair of
+//! two different rows, [0, 1], with d > 1, and its failure says what that entry must be. The last
+//! check reads the exercise's code for einsum.
+
+use tch::{Device, Kind};
+use tensorlings_support::random::randn;
+use tensorlings_support::source::assert_calls;
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+
+tensorlings_support::exercise_modules!("02_einsum/outer_products.rs");
+
+/// `batch_outer(x, y)` for `x` of shape `[batch, n]` and `y` of shape `[batch, m]`: the reference
+/// first on copies, then the exercise, the inputs as they were, then the result against the
+/// reference and against broadcasting.
+fn batch_outer_matches(device: Device, batch: i64, n: i64, m: i64, kind: Kind) -> CheckResult {
+    let x = randn(&[batch, n], kind, device);
+    let y = randn(&[batch, m], kind, device);
+    let (x_before, y_before) = (x.copy(), y.copy());
+    let expected = solution::batch_outer(&x.copy(), &y.copy());
+    let got = exercise::batch_outer(&x, &y);
+    let broadcast = x.unsqueeze(2) * y.unsqueeze(1);
+    let tol = Tolerance::for_kind(kind);
+    assert_unchanged("x", &x, &x_before)
+        .and_then(|()| assert_unchanged("y", &y, &y_before))
+        .and_then(|()| assert_close("batch_outer(x, y)", &got, &expected, tol))
+        .and_then(|()| {
+            assert_close(
+                "batch_outer(x, y), compared with x[:, :, None] * y[:, None, :],",
+                &got,
+                &broadcast,
+                tol,
+            )
+        })
+        .map_err(|f| f.context(format!("for x of shape [{batch}, {n}] and y of shape [{batch}, {m}]")))
+}
+
+/// `all_pairs_outer(x)` for `x` of shape `[n, d]`, in the same order of steps; when the shape is
+/// right and there are two rows, the pair [0, 1] is checked on its own first, against
+/// `outer(x[0], x[1])`, for a message that says what that entry must be.
+fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult {
+    let x = randn(&[n, d], kind, device);
+    let x_before = x.copy();
+    let expected = solution::all_pairs_outer(&x.copy());
+    let got = exercise::all_pairs_outer(&x);
+    let tol = Tolerance::for_kind(kind);
+    let check = || -> CheckResult {
+        assert_unchanged("x", &x, &x_before)?;
+        if n >= 2 && got.size() == expected.size() {
+            assert_close("all_pairs_outer(x)[0, 1]", &got.get(0).get(1), &x.get(0).outer(&x.get(1)), tol)
+                .map_err(|f| {
+                    f.context(
+                        "result[0, 1] must be outer(x[0], x[1]), the [d, d] matrix whose [a, c] entry is \
+                         x[0][a] * x[1][c] (x[0] down the rows, x[1] along the columns)",
+                    )
+                })?;
+        }
+        assert_close("all_pairs_outer(x)", &got, &expected, tol)?;
+        let broadcast = x.unsqueeze(1).unsqueeze(3) * x.unsqueeze(0).unsqueeze(2);
+        assert_close(
+            "all_pairs_outer(x), compared with x[:, None, :, None] * x[None, :, None, :],",
+            &got,
+            &broadcast,
+            tol,
+        )
+    };
+    check().map_err(|f| f.context(format!("for x of shape [{n}, {d}]")))
+}
+
+fn main() {
+    Checks::new("outer_products")
+        .check("batch_outer on [3, 4] and [3, 2]", |ctx| {
+            batch_outer_matches(ctx.device(), 3, 4, 2, Kind::Float)
+        })
+        .check("batch_outer on [2, 3] and [2, 3], where swapped output letters keep the shape", |ctx| {
+            batch_outer_matches(ctx.device(), 2, 3, 3, Kind::Float)
+        })
+        .check("batch_outer on [1, 1] and [1, 5], and with empty dimensions", |ctx| {
+            batch_outer_matches(ctx.device(), 1, 1, 5, Kind::Float)?;
+            batch_outer_matches(ctx.device(), 0, 3, 2, Kind::Float)?;
+            batch_outer_matches(ctx.device(), 2, 0, 3, Kind::Float)
+        })
+        .check("batch_outer in float64 on [4, 2] and [4, 5]", |ctx| {
+            batch_outer_matches(ctx.device(), 4, 2, 5, Kind::Double)
+        })
+        .check("all_pairs_outer on [4, 3]", |ctx| all_pairs_matches(ctx.device(), 4, 3, Kind::Float))
+        .check("all_pairs_outer on [3, 3], as many rows as features", |ctx| {
+            all_pairs_matches(ctx.device(), 3, 3, Kind::Float)
+        })
+        .check("all_pairs_outer on one row [1, 3], one feature [5, 1], and no rows [0, 2]", |ctx| {
+            all_pairs_matches(ctx.device(), 1, 3, Kind::Float)?;
+            all_pairs_matches(ctx.device(), 5, 1, Kind::Float)?;
+            all_pairs_matches(ctx.device(), 0, 2, Kind::Float)
+        })
+        .check("all_pairs_outer in float64 on [2, 4]", |ctx| {
+            all_pairs_matches(ctx.device(), 2, 4, Kind::Double)
+        })
+        .check("batch_outer and all_pairs_outer are written with einsum", |_ctx| {
+            assert_calls(
+                EXERCISE_SOURCE,
+                "einsum",
+                "this section is about einsum: write batch_outer as \
+                 Tensor::einsum(\"bi,bj->bij\", &[x, y], None::<i64>) and all_pairs_outer as \
+                 Tensor::einsum(\"id,je->ijde\", &[x, x], None::<i64>)",
+            )
+        })
+        .run()
+}
