@@ -40,8 +40,12 @@ fn gradient(x: &Tensor, upstream: &Tensor, builtin: bool) -> Result<Tensor, Fail
         "relu(x) does not require grad although x does: return the result of forward as it is"
     );
     let loss = (y * upstream).sum(upstream.kind());
-    let grads = Tensor::f_run_backward(&[loss], &[&leaf], false, false)?;
-    Ok(grads.into_iter().next().expect("one gradient per input"))
+    let grad = Tensor::f_run_backward(&[loss], &[&leaf], false, false)?.remove(0);
+    check_that!(
+        grad.defined(),
+        "x requires grad, but your backward returned None for it: return vec![Some(gradient of x)]"
+    );
+    Ok(grad)
 }
 
 fn forward_matches(x: &Tensor) -> CheckResult {

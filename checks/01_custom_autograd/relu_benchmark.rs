@@ -4,7 +4,8 @@
 //! - `f` runs `warmup + repeats` times;
 //! - warm-up runs are not timed (five slow warm-up calls, three fast timed ones: timing the
 //!   warm-up moves the median);
-//! - the median, not the mean or the total (one slow run among fast ones);
+//! - the median, not the mean or the total (one slow run among fast ones), and for an even
+//!   number of runs the mean of the middle two;
 //! - the clock stops after the device is done, and starts after earlier work is done: a pretend
 //!   GPU whose `f` returns at once and whose work happens in `synchronize`, as with CUDA.
 //!
@@ -89,6 +90,20 @@ fn main() {
             );
             Ok(())
         })
+        .check("for an even number of repeats, the mean of the middle two", |_ctx| {
+            // Four timed calls: 12, 2, 12 and 2 ms. The middle two, sorted, are 2 and 12 ms.
+            let calls = Cell::new(0);
+            let median = exercise::median_time(0, 4, &no_device, &mut || {
+                calls.set(calls.get() + 1);
+                std::thread::sleep(if calls.get() % 2 == 1 { 12 * MS } else { 2 * MS });
+            });
+            check_that!(
+                median >= 6 * MS && median < 11 * MS,
+                "with four timed calls of 12, 2, 12 and 2 ms, median_time returned {median:?}; the median \
+                 of an even number of times is the mean of the middle two, about 7 ms"
+            );
+            Ok(())
+        })
         .check("the clock stops after the device is done", |_ctx| {
             let gpu = PretendGpu { queued: Cell::new(Duration::ZERO) };
             let median = exercise::median_time(2, 5, &|| gpu.synchronize(), &mut || gpu.launch(20 * MS));
@@ -133,7 +148,7 @@ fn main() {
             Ok(())
         })
         .check("written by hand, with tch::Cuda::synchronize on a GPU", |_ctx| {
-            assert_does_not_call(EXERCISE_SOURCE, "timing", "the support library's timing module is the answer; write median_time yourself")?;
+            assert_does_not_call(EXERCISE_SOURCE, "timing::", "the support library's timing module is the answer; write median_time yourself")?;
             assert_calls(EXERCISE_SOURCE, "Cuda::synchronize", "synchronize(device) must call tch::Cuda::synchronize(index) for Device::Cuda(index)")
         })
         .check("synchronize waits for CUDA kernels", |_ctx| {

@@ -88,10 +88,11 @@ fn finite_where_expected(got: &Tensor, expected: &Tensor) -> CheckResult {
     let value = got.to_device(Device::Cpu).double_value(&first);
     Err(Failure::new(format!(
         "`attention(q, k, v, mask)` is {value} at {first:?}, where the reference is finite. \
-         Three causes: exp() of large scores overflows (softmax(-1, ..) subtracts each row's \
-         maximum first, exp(s) / sum(exp(s)) does not); the softmax of a row whose scores are all \
-         -inf is NaN: is the mask inverted? (true means the query MAY attend to that key, so fill \
-         -inf where the mask is false: mask.logical_not()); and a softmax over the queries \
+         Common causes: exp() of large scores overflows (softmax(-1, ..) subtracts each row's \
+         maximum first, exp(s) / sum(exp(s)) does not); a mask added as 0/1 times -inf gives \
+         0 * -inf = NaN where the mask is 0 (use masked_fill); the softmax of a row whose scores \
+         are all -inf is NaN: is the mask inverted? (true means the query MAY attend to that key, \
+         so fill -inf where the mask is false: mask.logical_not()); and a softmax over the queries \
          instead of the keys meets a whole column of -inf where no query may see a key (take it \
          over the last dimension)"
     )))

@@ -14,7 +14,8 @@
 // The trap: "bij->b" has the right shape and sums every entry, not only the diagonal. "bij->bi"
 // has the right shape too and gives row sums. The checks compare values, not only shapes.
 //
-// The checks read your code: use `Tensor::einsum`.
+// The checks read your code: use `Tensor::einsum`, and do not call `diagonal`, `diag` or
+// `trace` (what your results are compared with) outside `main`.
 
 use tch::{Device, Kind, Tensor};
 

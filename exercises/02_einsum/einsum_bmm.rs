@@ -15,7 +15,7 @@
 // without an error whenever they are square, and "bnd,ed->bne" (w transposed, which is how
 // nn.Linear stores its weight) whenever d == e. The checks try square shapes too.
 //
-// The checks read your code: use `Tensor::einsum`, and no `matmul`, `mm`, `mv` or `bmm`.
+// The checks read your code: use `Tensor::einsum`, and no `matmul`, `mm`, `mv` or `bmm` outside `main`.
 
 use tch::{Device, Kind, Tensor};
 

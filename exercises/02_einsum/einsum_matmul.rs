@@ -23,9 +23,13 @@
 // argument is an optional contraction path (the order in which to contract three or more
 // operands, as opt_einsum computes it): `None::<i64>` lets libtorch choose.
 //
+// Without `->` (implicit mode), einsum keeps the letters that appear once, in alphabetical
+// order, and sums the rest: "ij,jk" is "ij,jk->ik", but "bnd,de" is "bnd,de->ben", not
+// "->bne". Always write the `->`.
+//
 // This section is about einsum: the checks read your code, which must use `Tensor::einsum` and
-// must not call `matmul`, `mm`, `mv` or `bmm` (what your results are compared with), not even
-// in `main`.
+// must not call `matmul`, `mm`, `mv` or `bmm` (what your results are compared with). `main` is
+// yours to play in: compare with `a.matmul(&b)` there if you like.
 
 use tch::{Device, Kind, Tensor};
 

@@ -260,7 +260,20 @@ pub(crate) fn clean_torch_error(message: &str) -> String {
     if lines.len() > MAX_TORCH_LINES {
         cleaned.push_str("\n…");
     }
+    if let Some(explanation) = explain_torch_error(body) {
+        cleaned.push_str(&format!("\n  ({explanation})"));
+    }
     cleaned
+}
+
+/// What a libtorch error that puzzles Rust programmers means, in their terms.
+fn explain_torch_error(message: &str) -> Option<&'static str> {
+    const KNOWN: &[(&[&str], &str)] = &[(
+        &["cannot be converted to type", "without overflow"],
+        "a Rust number too large for the tensor's dtype: f64::MIN and f64::MAX do not fit in float32 \
+         (\"float\" in libtorch's words); use f64::NEG_INFINITY or f64::INFINITY, or a value such as -1e9",
+    )];
+    KNOWN.iter().find(|(parts, _)| parts.iter().all(|part| message.contains(part))).map(|(_, text)| *text)
 }
 
 /// Reads a string as Rust's `Debug` writes it (without the opening quote) up to its closing
@@ -473,6 +486,18 @@ mod tests {
             describe_panic(panic, Some(&src("exercises/a.rs:9:1"))),
             "relu failed: custom function `relu`: backward panicked at x.rs:3:5: boom\n  (called at exercises/a.rs:9:1)"
         );
+    }
+
+    #[test]
+    fn a_scalar_that_overflows_the_dtype_is_explained() {
+        let message =
+            "Torch(\"value cannot be converted to type float without overflow\\nException raised from x\")";
+        let cleaned = clean_torch_error(message);
+        assert!(
+            cleaned.starts_with("value cannot be converted to type float without overflow\n  (a Rust number"),
+            "{cleaned}"
+        );
+        assert!(cleaned.contains("f64::NEG_INFINITY"), "{cleaned}");
     }
 
     #[test]
