@@ -7,7 +7,7 @@
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::random::randn;
 use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("00_intro/autograd.rs");
@@ -71,13 +71,13 @@ fn main() {
         .check("value_and_grad on shapes [5], [2, 3] and [1]", |ctx| {
             for shape in [&[5i64][..], &[2, 3], &[1]] {
                 let x = randn(shape, Kind::Double, ctx.device());
-                value_and_grad_matches(&x).map_err(|f| f.context(format!("for x of shape {shape:?}")))?;
+                within(format!("for x of shape {shape:?}"), || value_and_grad_matches(&x))?;
             }
             Ok(())
         })
         .check("value_and_grad in float32", |ctx| {
             let x = randn(&[4, 4], Kind::Float, ctx.device());
-            value_and_grad_matches(&x).map_err(|f| f.context("for a float32 x of shape [4, 4]"))
+            within("for a float32 x of shape [4, 4]", || value_and_grad_matches(&x))
         })
         .check("value_and_grad does not accumulate across calls", |ctx| {
             let x = randn(&[6], Kind::Double, ctx.device());
@@ -85,14 +85,16 @@ fn main() {
             let (_, first) = exercise::value_and_grad(&x);
             caller_is_untouched("x", &x, &x_before)?;
             let (_, second) = exercise::value_and_grad(&x);
-            assert_close("df/dx of a second call", &second, &first, Tolerance::for_kind(Kind::Double))
-                .map_err(|f| f.context("gradients accumulated across calls"))
+            within("gradients accumulated across calls", || {
+                assert_close("df/dx of a second call", &second, &first, Tolerance::for_kind(Kind::Double))
+            })
         })
         .check("sgd_step matches the reference and leaves w, x and y alone", |ctx| {
             for (n, d, lr) in [(8, 3, 0.1), (1, 1, 0.5), (16, 5, 1e-3)] {
                 let (w, x, y) = regression(ctx.device(), n, d);
-                let _new_w = sgd_step_matches(&w, &x, &y, lr)
-                    .map_err(|f| f.context(format!("for x of shape [{n}, {d}] and lr {lr}")))?;
+                let _new_w = within(format!("for x of shape [{n}, {d}] and lr {lr}"), || {
+                    sgd_step_matches(&w, &x, &y, lr)
+                })?;
             }
             Ok(())
         })
@@ -100,13 +102,14 @@ fn main() {
             let (w, x, y) = regression(ctx.device(), 6, 2);
             let first = sgd_step_matches(&w, &x, &y, 0.1)?;
             let second = exercise::sgd_step(&w, &x, &y, 0.1);
-            assert_close(
-                "a second sgd_step from the same w",
-                &second,
-                &first,
-                Tolerance::for_kind(Kind::Double),
-            )
-            .map_err(|f| f.context("gradients accumulated across calls"))
+            within("gradients accumulated across calls", || {
+                assert_close(
+                    "a second sgd_step from the same w",
+                    &second,
+                    &first,
+                    Tolerance::for_kind(Kind::Double),
+                )
+            })
         })
         .run()
 }

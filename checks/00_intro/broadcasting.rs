@@ -7,7 +7,7 @@
 use tch::{Device, Kind};
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::{randn, with_magnitude};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("00_intro/broadcasting.rs");
 
@@ -15,12 +15,13 @@ fn center_matches(device: Device, shape: [i64; 2], magnitude: f64) -> CheckResul
     let x = with_magnitude(&shape, magnitude, Kind::Float, device);
     let x_before = x.copy();
     let expected = solution::center_columns(&x.copy());
-    let got = exercise::center_columns(&x);
-    // Large values lose float32 digits when their mean is subtracted: scale the tolerance.
-    let tol = Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4);
-    assert_unchanged("x", &x, &x_before)
-        .and_then(|()| assert_close("center_columns(x)", &got, &expected, tol))
-        .map_err(|f| f.context(format!("for x of shape {shape:?} (magnitude {magnitude:e})")))
+    within(format!("for x of shape {shape:?} (magnitude {magnitude:e})"), || {
+        let got = exercise::center_columns(&x);
+        // Large values lose float32 digits when their mean is subtracted: scale the tolerance.
+        let tol = Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4);
+        assert_unchanged("x", &x, &x_before)
+            .and_then(|()| assert_close("center_columns(x)", &got, &expected, tol))
+    })
 }
 
 fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
@@ -28,11 +29,12 @@ fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
     let b = randn(&[m], Kind::Float, device);
     let (a_before, b_before) = (a.copy(), b.copy());
     let expected = solution::outer_sum(&a.copy(), &b.copy());
-    let got = exercise::outer_sum(&a, &b);
-    assert_unchanged("a", &a, &a_before)
-        .and_then(|()| assert_unchanged("b", &b, &b_before))
-        .and_then(|()| assert_close("outer_sum(a, b)", &got, &expected, Tolerance::default()))
-        .map_err(|f| f.context(format!("for a of shape [{n}] and b of shape [{m}]")))
+    within(format!("for a of shape [{n}] and b of shape [{m}]"), || {
+        let got = exercise::outer_sum(&a, &b);
+        assert_unchanged("a", &a, &a_before)
+            .and_then(|()| assert_unchanged("b", &b, &b_before))
+            .and_then(|()| assert_close("outer_sum(a, b)", &got, &expected, Tolerance::default()))
+    })
 }
 
 fn scale_matches(device: Device, n: i64, d: i64) -> CheckResult {
@@ -40,11 +42,12 @@ fn scale_matches(device: Device, n: i64, d: i64) -> CheckResult {
     let w = randn(&[n], Kind::Float, device);
     let (x_before, w_before) = (x.copy(), w.copy());
     let expected = solution::scale_rows(&x.copy(), &w.copy());
-    let got = exercise::scale_rows(&x, &w);
-    assert_unchanged("x", &x, &x_before)
-        .and_then(|()| assert_unchanged("w", &w, &w_before))
-        .and_then(|()| assert_close("scale_rows(x, w)", &got, &expected, Tolerance::default()))
-        .map_err(|f| f.context(format!("for x of shape [{n}, {d}] and w of shape [{n}]")))
+    within(format!("for x of shape [{n}, {d}] and w of shape [{n}]"), || {
+        let got = exercise::scale_rows(&x, &w);
+        assert_unchanged("x", &x, &x_before)
+            .and_then(|()| assert_unchanged("w", &w, &w_before))
+            .and_then(|()| assert_close("scale_rows(x, w)", &got, &expected, Tolerance::default()))
+    })
 }
 
 fn main() {

@@ -10,14 +10,17 @@ use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::assert_equal;
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::{randint, randn, with_magnitude};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, check_that};
+use tensorlings_support::{
+    CheckResult, Checks, Tolerance, assert_close, assert_unchanged, check_that, within,
+};
 
 tensorlings_support::exercise_modules!("00_intro/tensors.rs");
 
 fn grid_matches(device: Device, rows: i64, cols: i64) -> CheckResult {
     let expected = solution::grid(rows, cols, device);
-    let got = exercise::grid(rows, cols, device);
-    assert_equal("grid", &got, &expected).map_err(|f| f.context(format!("grid({rows}, {cols})")))
+    within(format!("grid({rows}, {cols})"), || {
+        assert_equal("grid", &exercise::grid(rows, cols, device), &expected)
+    })
 }
 
 /// The pattern of every check with an input: the reference first, on a copy of its own, then the
@@ -85,8 +88,8 @@ fn main() {
         .check("on a GPU, grid, to_double and ones_like keep CUDA tensors on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
             grid_matches(cuda, 2, 3)?;
-            to_double_matches(&randn(&[3, 4], Kind::Float, cuda)).map_err(|f| f.context("for x on CUDA"))?;
-            ones_like_matches(&randint(10, &[2, 3], cuda)).map_err(|f| f.context("for an int64 x on CUDA"))
+            within("for x on CUDA", || to_double_matches(&randn(&[3, 4], Kind::Float, cuda)))?;
+            within("for an int64 x on CUDA", || ones_like_matches(&randint(10, &[2, 3], cuda)))
         })
         .run()
 }

@@ -13,7 +13,7 @@ use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
 use tensorlings_support::random::randn;
 use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("01_custom_autograd/custom_relu.rs");
@@ -85,19 +85,21 @@ fn main() {
     Checks::new("custom_relu")
         .check("forward equals relu on shapes [7], [3, 4], [0] and [] (a scalar)", |ctx| {
             for shape in [&[7i64][..], &[3, 4], &[0], &[]] {
-                forward_matches(&randn(shape, Kind::Float, ctx.device()))
-                    .map_err(|f| f.context(format!("for x of shape {shape:?}")))?;
+                within(format!("for x of shape {shape:?}"), || {
+                    forward_matches(&randn(shape, Kind::Float, ctx.device()))
+                })?;
             }
             Ok(())
         })
         .check("forward in float64", |ctx| {
-            forward_matches(&randn(&[4, 3], Kind::Double, ctx.device()))
-                .map_err(|f| f.context("for a float64 x of shape [4, 3]"))
+            within("for a float64 x of shape [4, 3]", || {
+                forward_matches(&randn(&[4, 3], Kind::Double, ctx.device()))
+            })
         })
         .check("the gradient equals relu's under a random upstream gradient", |ctx| {
             let x = randn(&[5, 6], Kind::Double, ctx.device());
             let upstream = randn(&[5, 6], Kind::Double, ctx.device());
-            gradient_matches(&x, &upstream).map_err(|f| f.context("for x of shape [5, 6]"))
+            within("for x of shape [5, 6]", || gradient_matches(&x, &upstream))
         })
         .check("the gradient at exactly x = 0 is 0, like relu's", |ctx| {
             let x = Tensor::from_slice(&[-1.5f64, 0.0, 2.0, 0.0, -0.0]).to_device(ctx.device());
@@ -114,7 +116,7 @@ fn main() {
                  zeros is {at_zero:?}; torch.relu's is 0 there: let the gradient through where x > 0 \
                  (gt), not x >= 0 (ge)"
             );
-            gradient_matches(&x, &upstream).map_err(|f| f.context("for x = [-1.5, 0, 2, 0, -0]"))
+            within("for x = [-1.5, 0, 2, 0, -0]", || gradient_matches(&x, &upstream))
         })
         .check("gradcheck passes away from the kink at 0", |ctx| {
             let x = randn(&[3, 4], Kind::Double, ctx.device());
@@ -124,9 +126,9 @@ fn main() {
         })
         .check("forward and backward on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
-            forward_matches(&randn(&[64, 32], Kind::Float, cuda)).map_err(|f| f.context("for x on CUDA"))?;
+            within("for x on CUDA", || forward_matches(&randn(&[64, 32], Kind::Float, cuda)))?;
             let (x, upstream) = (randn(&[64, 32], Kind::Float, cuda), randn(&[64, 32], Kind::Float, cuda));
-            gradient_matches(&x, &upstream).map_err(|f| f.context("for x on CUDA"))
+            within("for x on CUDA", || gradient_matches(&x, &upstream))
         })
         .run()
 }

@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 use tensorlings_support::autograd::CustomFunction;
 use tensorlings_support::random::randn;
 use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("01_custom_autograd/gradcheck.rs");
@@ -227,17 +227,18 @@ fn main() {
     Checks::new("gradcheck")
         .check("numerical_jacobians of softplus, a * sin(b), A x and tanh(x @ w)", |ctx| {
             for subject in right_subjects(ctx.device()) {
-                numerical_matches(&subject).map_err(|f| f.context(format!("for {}", subject.name)))?;
+                within(format!("for {}", subject.name), || numerical_matches(&subject))?;
             }
             let inputs = builtin_inputs(ctx.device());
             let expected = solution::numerical_jacobians(&builtin, &inputs, EPS);
-            let got = exercise::numerical_jacobians(&builtin, &inputs, EPS);
-            jacobians_match("numerical_jacobians", &got, &expected, Tolerance::new(1e-5, 1e-4))
-                .map_err(|f| f.context("for tanh(x @ w)"))
+            within("for tanh(x @ w)", || {
+                let got = exercise::numerical_jacobians(&builtin, &inputs, EPS);
+                jacobians_match("numerical_jacobians", &got, &expected, Tolerance::new(1e-5, 1e-4))
+            })
         })
         .check("analytical_jacobians of the same, and of backwards with mistakes", |ctx| {
             for subject in right_subjects(ctx.device()).into_iter().chain(wrong_subjects(ctx.device())) {
-                analytical_matches(&subject).map_err(|f| f.context(format!("for {}", subject.name)))?;
+                within(format!("for {}", subject.name), || analytical_matches(&subject))?;
             }
             Ok(())
         })
@@ -246,7 +247,7 @@ fn main() {
                 let before = subject.copies();
                 let result =
                     exercise::gradcheck(&|xs: &[Tensor]| subject.call(xs), &subject.inputs, EPS, ATOL, RTOL);
-                subject.unchanged(&before).map_err(|f| f.context(format!("for {}", subject.name)))?;
+                within(format!("for {}", subject.name), || subject.unchanged(&before))?;
                 if let Err(error) = result {
                     return Err(Failure::new(format!(
                         "your gradcheck rejected {}, whose backward is right: {error}",
@@ -267,7 +268,7 @@ fn main() {
                 let before = subject.copies();
                 let result =
                     exercise::gradcheck(&|xs: &[Tensor]| subject.call(xs), &subject.inputs, EPS, ATOL, RTOL);
-                subject.unchanged(&before).map_err(|f| f.context(format!("for {}", subject.name)))?;
+                within(format!("for {}", subject.name), || subject.unchanged(&before))?;
                 let flaw = subject.flaw.unwrap_or_default();
                 match result {
                     Ok(()) => {

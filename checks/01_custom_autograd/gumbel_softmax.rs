@@ -19,7 +19,7 @@ use tensorlings_support::compare::assert_equal;
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::randn;
 use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("01_custom_autograd/gumbel_softmax.rs");
@@ -147,8 +147,9 @@ fn straight_through_matches(y: &Tensor) -> CheckResult {
     let weights = randn(&y.size(), y.kind(), y.device());
     let grad =
         Tensor::f_run_backward(&[(&out[0] * &weights).sum(y.kind())], &[&leaf], false, false)?.remove(0);
-    assert_close("the gradient through StraightThrough", &grad, &weights, Tolerance::for_kind(y.kind()))
-        .map_err(|f| f.context("backward must pass the incoming gradient on unchanged"))
+    within("backward must pass the incoming gradient on unchanged", || {
+        assert_close("the gradient through StraightThrough", &grad, &weights, Tolerance::for_kind(y.kind()))
+    })
 }
 
 /// Over `n` hard draws from one row of logits, each class's frequency against softmax(logits).
@@ -186,27 +187,26 @@ fn main() {
         .check("the soft sample, at tau 1, 0.5 and 5, on shapes [4, 6], [6] and [2, 3, 5]", |ctx| {
             for (shape, tau) in [(&[4i64, 6][..], 1.0), (&[4, 6], 0.5), (&[6], 5.0), (&[2, 3, 5], 0.5)] {
                 let logits = randn(shape, Kind::Float, ctx.device());
-                soft_matches(&logits, tau).map_err(|f| f.context(format!("for logits of shape {shape:?} and tau {tau}")))?;
+                within(format!("for logits of shape {shape:?} and tau {tau}"), || soft_matches(&logits, tau))?;
             }
             Ok(())
         })
         .check("the hard sample is one-hot at the soft sample's argmax", |ctx| {
             for (shape, tau) in [(&[8i64, 5][..], 1.0), (&[5], 0.3)] {
                 let logits = randn(shape, Kind::Float, ctx.device());
-                hard_matches(&logits, tau).map_err(|f| f.context(format!("for logits of shape {shape:?} and tau {tau}")))?;
+                within(format!("for logits of shape {shape:?} and tau {tau}"), || hard_matches(&logits, tau))?;
             }
             Ok(())
         })
         .check("StraightThrough: one-hot forward, identity backward", |ctx| {
-            straight_through_matches(&randn(&[6, 4], Kind::Double, ctx.device())).map_err(|f| f.context("for y of shape [6, 4]"))
+            within("for y of shape [6, 4]", || straight_through_matches(&randn(&[6, 4], Kind::Double, ctx.device())))
         })
         .check("the hard sample carries the soft sample's gradient", |ctx| {
             let logits = randn(&[5, 4], Kind::Double, ctx.device());
             let weights = randn(&[5, 4], Kind::Double, ctx.device());
             let soft = gradient_of_sample(&logits, &weights, 0.7, false)?;
             let hard = gradient_of_sample(&logits, &weights, 0.7, true)?;
-            assert_close("the gradient of logits through the hard sample", &hard, &soft, Tolerance::for_kind(Kind::Double))
-                .map_err(|f| f.context("it must equal the gradient through the soft sample drawn with the same seed (straight-through)"))
+            within("it must equal the gradient through the soft sample drawn with the same seed (straight-through)", || assert_close("the gradient of logits through the hard sample", &hard, &soft, Tolerance::for_kind(Kind::Double)))
         })
         .check("over 20000 hard samples, class frequencies match softmax(logits), at tau 1 and 0.3", |ctx| {
             let logits = Tensor::from_slice(&[1.0f32, 0.0, -1.0, 2.0, 0.5]).to_device(ctx.device());
@@ -216,8 +216,8 @@ fn main() {
         .check("soft and hard samples on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
             let logits = randn(&[64, 10], Kind::Float, cuda);
-            soft_matches(&logits, 0.5).map_err(|f| f.context("on CUDA"))?;
-            hard_matches(&logits, 0.5).map_err(|f| f.context("on CUDA"))
+            within("on CUDA", || soft_matches(&logits, 0.5))?;
+            within("on CUDA", || hard_matches(&logits, 0.5))
         })
         .run()
 }

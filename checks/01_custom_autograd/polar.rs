@@ -14,7 +14,7 @@ use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
 use tensorlings_support::random::{randn, uniform};
 use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that,
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("01_custom_autograd/polar.rs");
@@ -122,31 +122,33 @@ fn main() {
         .check("forward gives x = r cos(theta) and y = r sin(theta)", |ctx| {
             for shape in [&[6i64][..], &[3, 4], &[1]] {
                 let (r, theta) = polar_inputs(shape, shape, Kind::Float, ctx.device());
-                forward_matches(&r, &theta)
-                    .map_err(|f| f.context(format!("for r and theta of shape {shape:?}")))?;
+                within(format!("for r and theta of shape {shape:?}"), || forward_matches(&r, &theta))?;
             }
             Ok(())
         })
         .check("both gradients, with the loss using both outputs", |ctx| {
             let (r, theta) = polar_inputs(&[4, 5], &[4, 5], Kind::Double, ctx.device());
-            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("for r and theta of shape [4, 5]"))
+            within("for r and theta of shape [4, 5]", || gradients_match(&r, &theta, BOTH))
         })
         .check("both gradients, with the loss using only x, then only y", |ctx| {
             let (r, theta) = polar_inputs(&[7], &[7], Kind::Double, ctx.device());
-            gradients_match(&r, &theta, Case { uses_y: false, ..BOTH })
-                .map_err(|f| f.context("for a loss of x alone (dL/dy is zeros)"))?;
-            gradients_match(&r, &theta, Case { uses_x: false, ..BOTH })
-                .map_err(|f| f.context("for a loss of y alone (dL/dx is zeros)"))
+            within("for a loss of x alone (dL/dy is zeros)", || {
+                gradients_match(&r, &theta, Case { uses_y: false, ..BOTH })
+            })?;
+            within("for a loss of y alone (dL/dx is zeros)", || {
+                gradients_match(&r, &theta, Case { uses_x: false, ..BOTH })
+            })
         })
         .check("dL/dtheta when r is a constant", |ctx| {
             let (r, theta) = polar_inputs(&[5], &[5], Kind::Double, ctx.device());
-            gradients_match(&r, &theta, Case { r_differentiable: false, ..BOTH })
-                .map_err(|f| f.context("for an r that does not require grad"))
+            within("for an r that does not require grad", || {
+                gradients_match(&r, &theta, Case { r_differentiable: false, ..BOTH })
+            })
         })
         .check("a radius per row, broadcast against angles [3, 4]", |ctx| {
             let (r, theta) = polar_inputs(&[3, 1], &[3, 4], Kind::Double, ctx.device());
-            forward_matches(&r, &theta).map_err(|f| f.context("for r of shape [3, 1] and theta [3, 4]"))?;
-            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("for r of shape [3, 1] and theta [3, 4]"))
+            within("for r of shape [3, 1] and theta [3, 4]", || forward_matches(&r, &theta))?;
+            within("for r of shape [3, 1] and theta [3, 4]", || gradients_match(&r, &theta, BOTH))
         })
         .check("gradcheck on r and theta", |ctx| {
             let (r, theta) = polar_inputs(&[2, 3], &[2, 3], Kind::Double, ctx.device());
@@ -164,8 +166,8 @@ fn main() {
         .check("forward and both gradients on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
             let (r, theta) = polar_inputs(&[16, 8], &[16, 8], Kind::Float, cuda);
-            forward_matches(&r, &theta).map_err(|f| f.context("on CUDA"))?;
-            gradients_match(&r, &theta, BOTH).map_err(|f| f.context("on CUDA"))
+            within("on CUDA", || forward_matches(&r, &theta))?;
+            within("on CUDA", || gradients_match(&r, &theta, BOTH))
         })
         .run()
 }

@@ -9,7 +9,7 @@
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::{assert_calls, assert_no_method_calls};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/batched_trace.rs");
 
@@ -30,15 +30,16 @@ fn traces_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
     let m = randn(&[batch, n, n], kind, device);
     let m_before = m.copy();
     let expected = solution::traces(&m.copy());
-    let got = exercise::traces(&m);
-    let builtin = builtin_diagonals(&m).sum_dim_intlist(-1, false, None::<Kind>);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("m", &m, &m_before)
-        .and_then(|()| assert_close("traces(m)", &got, &expected, tol))
-        .and_then(|()| {
-            assert_close("traces(m), compared with m.diagonal(0, -2, -1) summed,", &got, &builtin, tol)
-        })
-        .map_err(|f| f.context(format!("for m of shape [{batch}, {n}, {n}]")))
+    within(format!("for m of shape [{batch}, {n}, {n}]"), || {
+        let got = exercise::traces(&m);
+        let builtin = builtin_diagonals(&m).sum_dim_intlist(-1, false, None::<Kind>);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("m", &m, &m_before)
+            .and_then(|()| assert_close("traces(m)", &got, &expected, tol))
+            .and_then(|()| {
+                assert_close("traces(m), compared with m.diagonal(0, -2, -1) summed,", &got, &builtin, tol)
+            })
+    })
 }
 
 /// `diagonals(m)` for `m` of shape `[batch, n, n]`, in the same order of steps.
@@ -46,19 +47,20 @@ fn diagonals_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResul
     let m = randn(&[batch, n, n], kind, device);
     let m_before = m.copy();
     let expected = solution::diagonals(&m.copy());
-    let got = exercise::diagonals(&m);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("m", &m, &m_before)
-        .and_then(|()| assert_close("diagonals(m)", &got, &expected, tol))
-        .and_then(|()| {
-            assert_close(
-                "diagonals(m), compared with m.diagonal(0, -2, -1),",
-                &got,
-                &builtin_diagonals(&m),
-                tol,
-            )
-        })
-        .map_err(|f| f.context(format!("for m of shape [{batch}, {n}, {n}]")))
+    within(format!("for m of shape [{batch}, {n}, {n}]"), || {
+        let got = exercise::diagonals(&m);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("m", &m, &m_before)
+            .and_then(|()| assert_close("diagonals(m)", &got, &expected, tol))
+            .and_then(|()| {
+                assert_close(
+                    "diagonals(m), compared with m.diagonal(0, -2, -1),",
+                    &got,
+                    &builtin_diagonals(&m),
+                    tol,
+                )
+            })
+    })
 }
 
 /// The exercise's code must use einsum, and must not take the diagonal or the trace with the

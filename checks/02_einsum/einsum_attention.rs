@@ -11,7 +11,7 @@
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::random::{randn, uniform};
 use tensorlings_support::source::{assert_calls, assert_does_not_call};
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/einsum_attention.rs");
 
@@ -131,8 +131,8 @@ fn attention_matches(
     let (q_before, k_before, v_before) = (q.copy(), k.copy(), v.copy());
     let mask_before = mask.map(Tensor::copy);
     let expected = solution::attention(&q.copy(), &k.copy(), &v.copy(), mask.map(Tensor::copy).as_ref());
-    let got = exercise::attention(q, k, v, mask);
     let check = || -> CheckResult {
+        let got = exercise::attention(q, k, v, mask);
         assert_unchanged("q", q, &q_before)?;
         assert_unchanged("k", k, &k_before)?;
         assert_unchanged("v", v, &v_before)?;
@@ -150,7 +150,7 @@ fn attention_matches(
             tol,
         )
     };
-    check().map_err(|f| f.context(describe(q, k, v, mask)))
+    within(describe(q, k, v, mask), check)
 }
 
 /// Random inputs of these sizes, through [`attention_matches`].

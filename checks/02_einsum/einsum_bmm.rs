@@ -8,7 +8,7 @@
 use tch::{Device, Kind};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::{assert_calls, assert_no_method_calls};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/einsum_bmm.rs");
 
@@ -25,15 +25,14 @@ fn bmm_matches(device: Device, [batch, n, m, p]: [i64; 4], kind: Kind) -> CheckR
     let b = randn(&[batch, m, p], kind, device);
     let (a_before, b_before) = (a.copy(), b.copy());
     let expected = solution::bmm(&a.copy(), &b.copy());
-    let got = exercise::bmm(&a, &b);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("a", &a, &a_before)
-        .and_then(|()| assert_unchanged("b", &b, &b_before))
-        .and_then(|()| assert_close("bmm(a, b)", &got, &expected, tol))
-        .and_then(|()| assert_close("bmm(a, b), compared with a.bmm(b),", &got, &a.bmm(&b), tol))
-        .map_err(|f| {
-            f.context(format!("for a of shape [{batch}, {n}, {m}] and b of shape [{batch}, {m}, {p}]"))
-        })
+    within(format!("for a of shape [{batch}, {n}, {m}] and b of shape [{batch}, {m}, {p}]"), || {
+        let got = exercise::bmm(&a, &b);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("a", &a, &a_before)
+            .and_then(|()| assert_unchanged("b", &b, &b_before))
+            .and_then(|()| assert_close("bmm(a, b)", &got, &expected, tol))
+            .and_then(|()| assert_close("bmm(a, b), compared with a.bmm(b),", &got, &a.bmm(&b), tol))
+    })
 }
 
 /// `x` of shape `[batch, n, d]` times `w` of shape `[d, e]`, in the same order of steps, against
@@ -43,15 +42,16 @@ fn shared_matches(device: Device, [batch, n, d, e]: [i64; 4], kind: Kind) -> Che
     let w = randn(&[d, e], kind, device);
     let (x_before, w_before) = (x.copy(), w.copy());
     let expected = solution::shared_weights(&x.copy(), &w.copy());
-    let got = exercise::shared_weights(&x, &w);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("x", &x, &x_before)
-        .and_then(|()| assert_unchanged("w", &w, &w_before))
-        .and_then(|()| assert_close("shared_weights(x, w)", &got, &expected, tol))
-        .and_then(|()| {
-            assert_close("shared_weights(x, w), compared with x.matmul(w),", &got, &x.matmul(&w), tol)
-        })
-        .map_err(|f| f.context(format!("for x of shape [{batch}, {n}, {d}] and w of shape [{d}, {e}]")))
+    within(format!("for x of shape [{batch}, {n}, {d}] and w of shape [{d}, {e}]"), || {
+        let got = exercise::shared_weights(&x, &w);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("x", &x, &x_before)
+            .and_then(|()| assert_unchanged("w", &w, &w_before))
+            .and_then(|()| assert_close("shared_weights(x, w)", &got, &expected, tol))
+            .and_then(|()| {
+                assert_close("shared_weights(x, w), compared with x.matmul(w),", &got, &x.matmul(&w), tol)
+            })
+    })
 }
 
 /// The exercise's code must use einsum, and must not call a matrix-product method instead

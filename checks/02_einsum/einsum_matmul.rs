@@ -8,7 +8,7 @@
 use tch::{Device, Kind};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::{assert_calls, assert_no_method_calls};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/einsum_matmul.rs");
 
@@ -25,13 +25,14 @@ fn matmul_matches(device: Device, n: i64, m: i64, p: i64, kind: Kind) -> CheckRe
     let b = randn(&[m, p], kind, device);
     let (a_before, b_before) = (a.copy(), b.copy());
     let expected = solution::matmul(&a.copy(), &b.copy());
-    let got = exercise::matmul(&a, &b);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("a", &a, &a_before)
-        .and_then(|()| assert_unchanged("b", &b, &b_before))
-        .and_then(|()| assert_close("matmul(a, b)", &got, &expected, tol))
-        .and_then(|()| assert_close("matmul(a, b), compared with a.matmul(b),", &got, &a.matmul(&b), tol))
-        .map_err(|f| f.context(format!("for a of shape [{n}, {m}] and b of shape [{m}, {p}]")))
+    within(format!("for a of shape [{n}, {m}] and b of shape [{m}, {p}]"), || {
+        let got = exercise::matmul(&a, &b);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("a", &a, &a_before)
+            .and_then(|()| assert_unchanged("b", &b, &b_before))
+            .and_then(|()| assert_close("matmul(a, b)", &got, &expected, tol))
+            .and_then(|()| assert_close("matmul(a, b), compared with a.matmul(b),", &got, &a.matmul(&b), tol))
+    })
 }
 
 /// `a` of shape `[n, m]` times `x` of shape `[m]`, in the same order of steps.
@@ -40,13 +41,14 @@ fn matvec_matches(device: Device, n: i64, m: i64, kind: Kind) -> CheckResult {
     let x = randn(&[m], kind, device);
     let (a_before, x_before) = (a.copy(), x.copy());
     let expected = solution::matvec(&a.copy(), &x.copy());
-    let got = exercise::matvec(&a, &x);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("a", &a, &a_before)
-        .and_then(|()| assert_unchanged("x", &x, &x_before))
-        .and_then(|()| assert_close("matvec(a, x)", &got, &expected, tol))
-        .and_then(|()| assert_close("matvec(a, x), compared with a.matmul(x),", &got, &a.matmul(&x), tol))
-        .map_err(|f| f.context(format!("for a of shape [{n}, {m}] and x of shape [{m}]")))
+    within(format!("for a of shape [{n}, {m}] and x of shape [{m}]"), || {
+        let got = exercise::matvec(&a, &x);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("a", &a, &a_before)
+            .and_then(|()| assert_unchanged("x", &x, &x_before))
+            .and_then(|()| assert_close("matvec(a, x)", &got, &expected, tol))
+            .and_then(|()| assert_close("matvec(a, x), compared with a.matmul(x),", &got, &a.matmul(&x), tol))
+    })
 }
 
 /// The exercise's code must use einsum, and must not call a matrix-product method instead

@@ -9,7 +9,7 @@
 use tch::{Device, Kind};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::assert_calls;
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/outer_products.rs");
 
@@ -21,21 +21,22 @@ fn batch_outer_matches(device: Device, batch: i64, n: i64, m: i64, kind: Kind) -
     let y = randn(&[batch, m], kind, device);
     let (x_before, y_before) = (x.copy(), y.copy());
     let expected = solution::batch_outer(&x.copy(), &y.copy());
-    let got = exercise::batch_outer(&x, &y);
-    let broadcast = x.unsqueeze(2) * y.unsqueeze(1);
-    let tol = Tolerance::for_kind(kind);
-    assert_unchanged("x", &x, &x_before)
-        .and_then(|()| assert_unchanged("y", &y, &y_before))
-        .and_then(|()| assert_close("batch_outer(x, y)", &got, &expected, tol))
-        .and_then(|()| {
-            assert_close(
-                "batch_outer(x, y), compared with x[:, :, None] * y[:, None, :],",
-                &got,
-                &broadcast,
-                tol,
-            )
-        })
-        .map_err(|f| f.context(format!("for x of shape [{batch}, {n}] and y of shape [{batch}, {m}]")))
+    within(format!("for x of shape [{batch}, {n}] and y of shape [{batch}, {m}]"), || {
+        let got = exercise::batch_outer(&x, &y);
+        let broadcast = x.unsqueeze(2) * y.unsqueeze(1);
+        let tol = Tolerance::for_kind(kind);
+        assert_unchanged("x", &x, &x_before)
+            .and_then(|()| assert_unchanged("y", &y, &y_before))
+            .and_then(|()| assert_close("batch_outer(x, y)", &got, &expected, tol))
+            .and_then(|()| {
+                assert_close(
+                    "batch_outer(x, y), compared with x[:, :, None] * y[:, None, :],",
+                    &got,
+                    &broadcast,
+                    tol,
+                )
+            })
+    })
 }
 
 /// `all_pairs_outer(x)` for `x` of shape `[n, d]`, in the same order of steps; when the shape is
@@ -45,9 +46,9 @@ fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult 
     let x = randn(&[n, d], kind, device);
     let x_before = x.copy();
     let expected = solution::all_pairs_outer(&x.copy());
-    let got = exercise::all_pairs_outer(&x);
     let tol = Tolerance::for_kind(kind);
     let check = || -> CheckResult {
+        let got = exercise::all_pairs_outer(&x);
         assert_unchanged("x", &x, &x_before)?;
         if n >= 2 && got.size() == expected.size() {
             assert_close("all_pairs_outer(x)[0, 1]", &got.get(0).get(1), &x.get(0).outer(&x.get(1)), tol)
@@ -67,7 +68,7 @@ fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult 
             tol,
         )
     };
-    check().map_err(|f| f.context(format!("for x of shape [{n}, {d}]")))
+    within(format!("for x of shape [{n}, {d}]"), check)
 }
 
 fn main() {

@@ -10,7 +10,7 @@
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::assert_does_not_call;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged};
+use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
 
 tensorlings_support::exercise_modules!("02_einsum/pairwise_distances.rs");
 
@@ -119,21 +119,21 @@ enum Version {
 /// they were; then, for the fast version, no NaN; then the result against the reference and
 /// against cdist, each with the tolerance of that version.
 fn distances_match(version: Version, x: &Tensor, y: &Tensor) -> CheckResult {
-    let (x_before, y_before) = (x.copy(), y.copy());
-    let (name, expected, got, tol) = match version {
-        Version::Direct => {
-            let expected = solution::pairwise_distances(&x.copy(), &y.copy());
-            let got = exercise::pairwise_distances(x, y);
-            ("pairwise_distances(x, y)", expected, got, direct_tolerance(x.kind()))
-        }
-        Version::Fast => {
-            let expected = solution::pairwise_distances_fast(&x.copy(), &y.copy());
-            let got = exercise::pairwise_distances_fast(x, y);
-            ("pairwise_distances_fast(x, y)", expected, got, fast_tolerance(x, y))
-        }
-    };
-    let exact = cdist(x, y);
-    let check = || -> CheckResult {
+    within(format!("for x of shape {:?} and y of shape {:?}", x.size(), y.size()), || {
+        let (x_before, y_before) = (x.copy(), y.copy());
+        let (name, expected, got, tol) = match version {
+            Version::Direct => {
+                let expected = solution::pairwise_distances(&x.copy(), &y.copy());
+                let got = exercise::pairwise_distances(x, y);
+                ("pairwise_distances(x, y)", expected, got, direct_tolerance(x.kind()))
+            }
+            Version::Fast => {
+                let expected = solution::pairwise_distances_fast(&x.copy(), &y.copy());
+                let got = exercise::pairwise_distances_fast(x, y);
+                ("pairwise_distances_fast(x, y)", expected, got, fast_tolerance(x, y))
+            }
+        };
+        let exact = cdist(x, y);
         assert_unchanged("x", x, &x_before)?;
         assert_unchanged("y", y, &y_before)?;
         if let Version::Fast = version
@@ -146,8 +146,7 @@ fn distances_match(version: Version, x: &Tensor, y: &Tensor) -> CheckResult {
         let between = Tolerance::new(2.0 * tol.atol, 2.0 * tol.rtol);
         assert_close(name, &got, &expected, between).map_err(|f| explain_squares(f, &got, &expected))?;
         assert_close(&format!("{name}, compared with torch.cdist(x, y),"), &got, &exact, tol)
-    };
-    check().map_err(|f| f.context(format!("for x of shape {:?} and y of shape {:?}", x.size(), y.size())))
+    })
 }
 
 /// Both versions on random points of these shapes.

@@ -456,9 +456,42 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Runs `part`, the part of a check about one input, and prefixes `description` to its
+/// failure, whether `part` returned one or panicked: a libtorch error or a `todo!()` in the
+/// learner's code then says for which input it happened, like a failed comparison does.
+///
+/// ```text
+/// within(format!("for a of shape {shape:?}"), || {
+///     let got = exercise::matmul(&a, &b);   // a panic here is "for a of shape [3, 4]: libtorch error: ..."
+///     assert_close("matmul(a, b)", &got, &expected, tol)
+/// })
+/// ```
+pub fn within<T>(
+    description: impl fmt::Display,
+    part: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match crate::panics::catch_panics(part) {
+        Ok(result) => result.map_err(|failure| failure.context(description)),
+        Err(panic) => Err(Failure::new(panic).context(description)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn within_names_the_input_of_a_failure_and_of_a_panic() {
+        let failed: CheckResult = within("for x of shape [2]", || Err(Failure::new("it differs")));
+        assert_eq!(failed.unwrap_err().message(), "for x of shape [2]: it differs");
+        let panicked: CheckResult = within("for x of shape [3]", || todo!("the softmax"));
+        let message = panicked.unwrap_err().message().to_string();
+        assert!(
+            message.starts_with("for x of shape [3]: not implemented yet: replace the `todo!()` at "),
+            "{message}"
+        );
+        assert_eq!(within("unused", || Ok::<_, Failure>(7)), Ok(7));
+    }
 
     #[test]
     fn context_prefixes_and_keeps_skip() {

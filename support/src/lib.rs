@@ -20,7 +20,7 @@ pub mod random;
 pub mod source;
 pub mod timing;
 
-pub use check::{CheckResult, Checks, Failure};
+pub use check::{CheckResult, Checks, Failure, within};
 pub use compare::{Tolerance, assert_close, assert_unchanged};
 
 /// Includes the learner's exercise and the reference solution as modules `exercise` and
