@@ -11,13 +11,17 @@
 //!
 //! Sleeps are the known costs: a sleep lasts at least as long as asked, and the margins below
 //! are wide (a factor of 3 or more) so that a loaded machine does not fail a right answer.
-//! `relu_times` must do real work (more time for 4 million elements than for a thousand) and
-//! leave `x` alone. On a GPU, `synchronize` must call `tch::Cuda::synchronize`.
+//! `forward_backward_time` must run forward and backward once per call of `f` (counted with a
+//! custom ReLU whose forward and backward count their calls) and leave `x` alone; `relu_times`
+//! must do real work (more time for 4 million elements than for a thousand). On a GPU, `synchronize` must call `tch::Cuda::synchronize`.
 
 use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tch::Kind;
+use tch::{Kind, Tensor};
+use tensorlings_support::autograd::CustomFunction;
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::randn;
 use tensorlings_support::source::{assert_calls, assert_does_not_call};
@@ -127,6 +131,34 @@ fn main() {
                 "on a pretend GPU, 3 warm-up calls queue 100 ms of work each and the timed call 5 ms; \
                  median_time returned {median:?}, expected about 5 ms. Call synchronize() before starting \
                  the clock, so that the warm-up's work is done first"
+            );
+            Ok(())
+        })
+        .check("forward_backward_time runs forward and backward, on a leaf of its own", |ctx| {
+            let (forwards, backwards) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let (f, b) = (Arc::clone(&forwards), Arc::clone(&backwards));
+            let counting_relu = CustomFunction::new(
+                "counting_relu",
+                move |ctx, inputs| {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    ctx.save_for_backward(&inputs[..1]);
+                    vec![inputs[0].relu()]
+                },
+                move |ctx, grads| {
+                    b.fetch_add(1, Ordering::SeqCst);
+                    vec![Some(&grads[0] * ctx.saved()[0].gt(0.0).to_kind(grads[0].kind()))]
+                },
+            );
+            let relu = |t: &Tensor| counting_relu.apply(&[t]).expect("the check's own relu").remove(0);
+            let x = randn(&[1000], Kind::Float, ctx.device());
+            let x_before = x.copy();
+            exercise::forward_backward_time(&x, &relu, 2, 3);
+            assert_unchanged("x", &x, &x_before)?;
+            let (forwards, backwards) = (forwards.load(Ordering::SeqCst), backwards.load(Ordering::SeqCst));
+            check_that!(
+                forwards == 5 && backwards == 5,
+                "with 2 warm-up runs and 3 timed ones, forward ran {forwards} times and backward ran {backwards} \
+                 times; each of the 5 runs must call relu on a fresh leaf and then .sum().backward()"
             );
             Ok(())
         })

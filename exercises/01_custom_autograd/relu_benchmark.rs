@@ -67,21 +67,30 @@ impl Function for CustomRelu {
     }
 }
 
-/// Median times of one forward and backward pass of ReLU on `x` (a leaf of your own that
-/// requires grad, then `relu(leaf).sum().backward()`), through `CustomRelu` and through the
-/// built-in `relu`: returns `(custom, builtin)`, measured with `median_time` and
-/// `synchronize(x.device())`. `x` is left as it was.
+/// The median time of one forward and backward pass of `relu` on `x`: each run makes a leaf of
+/// its own that requires grad, then `relu(&leaf).sum().backward()`. Measured with `median_time`
+/// and `synchronize(x.device())`; `x` is left as it was.
 ///
 /// PyTorch:
 /// ```python
-/// def custom():
+/// def run():
 ///     leaf = x.detach().requires_grad_(True)
-///     CustomReLU.apply(leaf).sum().backward()
-/// def builtin():
-///     leaf = x.detach().requires_grad_(True)
-///     torch.relu(leaf).sum().backward()
-/// return median_time(warmup, repeats, sync, custom), median_time(warmup, repeats, sync, builtin)
+///     relu(leaf).sum().backward()
+/// return median_time(warmup, repeats, lambda: synchronize(x.device), run)
 /// ```
+pub fn forward_backward_time(
+    x: &Tensor,
+    relu: &dyn Fn(&Tensor) -> Tensor,
+    warmup: usize,
+    repeats: usize,
+) -> Duration {
+    // TODO
+    todo!("forward_backward_time on x of shape {:?}", x.size())
+}
+
+/// `(custom, builtin)`: `forward_backward_time` of `CustomRelu` and of the built-in `relu`.
+///
+/// PyTorch: `forward_backward_time(x, CustomReLU.apply, ...), forward_backward_time(x, torch.relu, ...)`
 pub fn relu_times(x: &Tensor, warmup: usize, repeats: usize) -> (Duration, Duration) {
     // TODO
     todo!("relu_times on x of shape {:?}", x.size())

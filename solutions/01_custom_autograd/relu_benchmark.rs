@@ -68,35 +68,40 @@ impl Function for CustomRelu {
     }
 }
 
-/// Median times of one forward and backward pass of ReLU on `x` (a leaf of your own that
-/// requires grad, then `relu(leaf).sum().backward()`), through `CustomRelu` and through the
-/// built-in `relu`: returns `(custom, builtin)`, measured with `median_time` and
-/// `synchronize(x.device())`. `x` is left as it was.
+/// The median time of one forward and backward pass of `relu` on `x`: each run makes a leaf of
+/// its own that requires grad, then `relu(&leaf).sum().backward()`. Measured with `median_time`
+/// and `synchronize(x.device())`; `x` is left as it was.
 ///
 /// PyTorch:
 /// ```python
-/// def custom():
+/// def run():
 ///     leaf = x.detach().requires_grad_(True)
-///     CustomReLU.apply(leaf).sum().backward()
-/// def builtin():
-///     leaf = x.detach().requires_grad_(True)
-///     torch.relu(leaf).sum().backward()
-/// return median_time(warmup, repeats, sync, custom), median_time(warmup, repeats, sync, builtin)
+///     relu(leaf).sum().backward()
+/// return median_time(warmup, repeats, lambda: synchronize(x.device), run)
 /// ```
-pub fn relu_times(x: &Tensor, warmup: usize, repeats: usize) -> (Duration, Duration) {
+pub fn forward_backward_time(
+    x: &Tensor,
+    relu: &dyn Fn(&Tensor) -> Tensor,
+    warmup: usize,
+    repeats: usize,
+) -> Duration {
     let device = x.device();
-    let sync = || synchronize(device);
     // A fresh leaf per run: gradients would otherwise accumulate into the same tensor, and
     // set_requires_grad on x itself would change the caller's tensor.
-    let mut custom = || {
+    let mut run = || {
         let leaf = x.detach().set_requires_grad(true);
-        CustomRelu::apply(&[&leaf]).expect("custom_relu failed").remove(0).sum(leaf.kind()).backward();
+        relu(&leaf).sum(leaf.kind()).backward();
     };
-    let mut builtin = || {
-        let leaf = x.detach().set_requires_grad(true);
-        leaf.relu().sum(leaf.kind()).backward();
-    };
-    (median_time(warmup, repeats, &sync, &mut custom), median_time(warmup, repeats, &sync, &mut builtin))
+    median_time(warmup, repeats, &|| synchronize(device), &mut run)
+}
+
+/// `(custom, builtin)`: `forward_backward_time` of `CustomRelu` and of the built-in `relu`.
+///
+/// PyTorch: `forward_backward_time(x, CustomReLU.apply, ...), forward_backward_time(x, torch.relu, ...)`
+pub fn relu_times(x: &Tensor, warmup: usize, repeats: usize) -> (Duration, Duration) {
+    let custom = |t: &Tensor| CustomRelu::apply(&[t]).expect("custom_relu failed").remove(0);
+    let builtin = |t: &Tensor| t.relu();
+    (forward_backward_time(x, &custom, warmup, repeats), forward_backward_time(x, &builtin, warmup, repeats))
 }
 
 fn main() {
