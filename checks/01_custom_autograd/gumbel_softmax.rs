@@ -125,6 +125,12 @@ fn gradient_of_sample(logits: &Tensor, weights: &Tensor, tau: f64, hard: bool) -
     let leaf = logits.detach().copy().set_requires_grad(true);
     let sample = seeded(17, || exercise::gumbel_softmax(&leaf, tau, hard));
     check_that!(
+        sample.is_floating_point(),
+        "the {} sample has dtype {:?}: keep the dtype of logits (an integer tensor never has a gradient)",
+        if hard { "hard" } else { "soft" },
+        sample.kind()
+    );
+    check_that!(
         sample.requires_grad(),
         "the {} sample does not require grad although logits do: {}",
         if hard { "hard" } else { "soft" },

@@ -574,7 +574,15 @@ unsafe extern "C" fn backward_trampoline(
             return true;
         }
         Ok(Err(error)) => error,
-        Err(description) => call.function.error(format_args!("backward{}", in_callback(&description))),
+        Err(description) => {
+            // The usual cause of an index panic in backward: forward saved nothing.
+            let hint = if n_saved == 0 && description.contains("index out of bounds") {
+                "\n  (ctx.saved() is empty: save what backward needs with ctx.save_for_backward in forward)"
+            } else {
+                ""
+            };
+            call.function.error(format_args!("backward{}{hint}", in_callback(&description)))
+        }
     };
     // SAFETY: `err` is the shim's, given to this very callback.
     unsafe { set_error(err, &error) };

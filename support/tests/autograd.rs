@@ -313,6 +313,19 @@ fn a_panic_in_forward_is_an_error() {
 }
 
 #[test]
+fn a_backward_that_reads_what_forward_did_not_save_is_told_to_save_it() {
+    let f = CustomFunction::new(
+        "forgot_to_save",
+        |_, inputs| vec![inputs[0].square()],
+        |ctx, grads| vec![Some(&grads[0] * 2.0 * &ctx.saved()[0])],
+    );
+    let y = f.apply(&[leaf(&[1.0])]).unwrap().remove(0);
+    let err = y.sum(None).f_backward().unwrap_err().to_string();
+    assert!(err.contains("index out of bounds"), "{err}");
+    assert!(err.contains("save what backward needs with ctx.save_for_backward in forward"), "{err}");
+}
+
+#[test]
 fn a_todo_in_backward_says_where_to_write_the_code() {
     let f =
         CustomFunction::new("unwritten", |_, inputs| vec![&inputs[0] * 2.0], |_, _| todo!("the gradient"));
