@@ -131,7 +131,7 @@ fn attention_matches(
     let (q_before, k_before, v_before) = (q.copy(), k.copy(), v.copy());
     let mask_before = mask.map(Tensor::copy);
     let expected = solution::attention(&q.copy(), &k.copy(), &v.copy(), mask.map(Tensor::copy).as_ref());
-    let check = || -> CheckResult {
+    within(describe(q, k, v, mask), || {
         let got = exercise::attention(q, k, v, mask);
         assert_unchanged("q", q, &q_before)?;
         assert_unchanged("k", k, &k_before)?;
@@ -149,8 +149,7 @@ fn attention_matches(
             &builtin,
             tol,
         )
-    };
-    within(describe(q, k, v, mask), check)
+    })
 }
 
 /// Random inputs of these sizes, through [`attention_matches`].

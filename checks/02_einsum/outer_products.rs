@@ -47,7 +47,7 @@ fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult 
     let x_before = x.copy();
     let expected = solution::all_pairs_outer(&x.copy());
     let tol = Tolerance::for_kind(kind);
-    let check = || -> CheckResult {
+    within(format!("for x of shape [{n}, {d}]"), || {
         let got = exercise::all_pairs_outer(&x);
         assert_unchanged("x", &x, &x_before)?;
         if n >= 2 && got.size() == expected.size() {
@@ -67,8 +67,7 @@ fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult 
             &broadcast,
             tol,
         )
-    };
-    within(format!("for x of shape [{n}, {d}]"), check)
+    })
 }
 
 fn main() {

@@ -92,6 +92,10 @@ use std::sync::{Arc, OnceLock};
 use tch::{TchError, Tensor};
 use torch_sys::C_tensor;
 
+/// How every error of a custom function starts ("custom function `name`: ..."), which is how
+/// the check harness tells it from libtorch's own errors.
+pub(crate) const CUSTOM_FUNCTION_ERROR: &str = "custom function `";
+
 /// A custom differentiable function, defined by a forward and a backward.
 ///
 /// Build one with [`CustomFunction::new`] and call it with [`CustomFunction::apply`]. Cloning
@@ -193,7 +197,7 @@ impl fmt::Debug for CustomFunction {
 
 impl Inner {
     fn prefix(&self) -> String {
-        format!("custom function `{}`: ", self.name)
+        format!("{CUSTOM_FUNCTION_ERROR}{}`: ", self.name)
     }
 
     fn error(&self, message: impl fmt::Display) -> TchError {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use tch::{Cuda, Device, TchError};
 
 use crate::device;
-use crate::panics::{catch_panics, clean_torch_error, install_panic_hook, is_torch_error};
+use crate::panics::{catch_panics, describe_torch_error, install_panic_hook, is_torch_error};
 
 /// What a check returns: `Ok(())` when it passed, otherwise the [`Failure`] (or skip) to report.
 pub type CheckResult = Result<(), Failure>;
@@ -89,22 +89,11 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// How the errors of [`crate::autograd`]'s custom functions start.
-const CUSTOM_FUNCTION_ERROR: &str = "custom function `";
-
 impl From<TchError> for Failure {
     /// A libtorch error from an `f_*` operation, with libtorch's C++ backtrace cut off.
     fn from(error: TchError) -> Self {
         let text = error.to_string();
-        if let Some(start) = text.find(CUSTOM_FUNCTION_ERROR) {
-            // The error of a custom function's forward or backward (a panic in Rust code, a
-            // gradient of the wrong shape): it names the function and says what went wrong.
-            Failure::new(clean_torch_error(&text[start..]))
-        } else if is_torch_error(&text) {
-            Failure::new(format!("libtorch error: {}", clean_torch_error(&text)))
-        } else {
-            Failure::new(text)
-        }
+        if is_torch_error(&text) { Failure::new(describe_torch_error(&text)) } else { Failure::new(text) }
     }
 }
 

@@ -14,6 +14,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
 
+use crate::autograd::CUSTOM_FUNCTION_ERROR;
+
 /// What the panic hook saw of a panic on a thread that is running a check.
 struct PanicRecord {
     message: String,
@@ -194,9 +196,7 @@ fn describe_panic(message: &str, place: Option<&Place>) -> String {
         }
     }
     if is_torch_error(message) {
-        // A custom function's error says itself what went wrong, and it is not libtorch's.
-        let source = if message.contains("custom function `") { "" } else { "libtorch error: " };
-        let mut description = format!("{source}{}", clean_torch_error(message));
+        let mut description = describe_torch_error(message);
         if let Some(place) = place {
             description.push_str(&format!("\n  (called{})", place.phrase()));
         }
@@ -223,6 +223,14 @@ pub(crate) fn is_torch_error(message: &str) -> bool {
     message.contains("Torch(\"")
         || message.contains("Internal torch error")
         || message.contains("Exception raised from")
+}
+
+/// A libtorch error as a learner reads it: "libtorch error: " and its first meaningful lines
+/// (see [`clean_torch_error`]); the error of a custom function says itself what went wrong in
+/// the learner's forward or backward, and is not libtorch's, so it keeps no such prefix.
+pub(crate) fn describe_torch_error(message: &str) -> String {
+    let source = if message.contains(CUSTOM_FUNCTION_ERROR) { "" } else { "libtorch error: " };
+    format!("{source}{}", clean_torch_error(message))
 }
 
 /// How many lines of a libtorch message are kept: its first lines say what went wrong; the rest
