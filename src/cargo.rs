@@ -122,6 +122,8 @@ impl Build<'_> {
             Some(dir) => command.env("TENSORLINGS_SUBJECT_DIR", dir),
             None => command.env_remove("TENSORLINGS_SUBJECT_DIR"),
         };
+        // Its own process group: stopping a build must stop the rustc and linker it started too.
+        crate::exec::in_own_group(&mut command);
         let mut child =
             command.spawn().context("cannot start cargo: is Rust installed (https://rustup.rs)?")?;
         crate::exec::register(child.id());

@@ -32,25 +32,63 @@ impl Captured {
     }
 }
 
-/// Child processes started here and not yet reaped, so that watch mode can stop a running
-/// check when the learner quits. Only unreaped pids are listed: such a pid cannot have been
-/// reused by another process, so killing it is safe.
-static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Process groups started here (a build, a check) and not yet cleaned up, so that a timeout,
+/// q, Ctrl-C or a save in watch mode can stop all of one job: cargo with its rustc and
+/// linker, or a check with anything it started. A group's id is its leader's pid, and Linux
+/// does not reuse a pid while a process group of that id exists, so killing a listed group
+/// never hits an unrelated process.
+static GROUPS: Mutex<Groups> = Mutex::new(Groups { running: Vec::new(), stopping: false });
 
+struct Groups {
+    running: Vec<u32>,
+    /// Set by [`stop_all`]: a group that registers afterwards is killed at once, so a job that
+    /// was between two steps (built, not yet checked) cannot start its next step.
+    stopping: bool,
+}
+
+fn groups() -> std::sync::MutexGuard<'static, Groups> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes `command` the leader of a new process group, so that everything it starts can be
+/// killed with it. (It also keeps the terminal's Ctrl-C from reaching it directly: the runner
+/// decides, see [`stop_all`].)
+pub fn in_own_group(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0)
+}
+
+/// Lists the group led by `pid`, started with [`in_own_group`]; kills it at once when a stop
+/// was requested meanwhile.
 pub fn register(pid: u32) {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
-}
-
-/// Call right after the child was reaped.
-pub fn unregister(pid: u32) {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != pid);
-}
-
-/// Kills every child still running (a build, a check), e.g. when the learner quits.
-pub fn kill_running() {
-    for pid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-        kill(pid);
+    let mut groups = groups();
+    if groups.stopping {
+        kill_group(pid);
     }
+    groups.running.push(pid);
+}
+
+/// Call right after the group's leader was reaped. Kills what the leader left behind in its
+/// group (a rustc whose cargo was killed, a process the learner's code started).
+pub fn unregister(pid: u32) {
+    let mut groups = groups();
+    kill_group(pid);
+    groups.running.retain(|&p| p != pid);
+}
+
+/// Kills every group still running (a build, a check), and any that starts before
+/// [`allow_starts`]: the learner quit, or saved during a check that is now stale.
+pub fn stop_all() {
+    let mut groups = groups();
+    groups.stopping = true;
+    for &pid in &groups.running {
+        kill_group(pid);
+    }
+}
+
+/// Ends a [`stop_all`]: new builds and checks may start again.
+pub fn allow_starts() {
+    groups().stopping = false;
 }
 
 pub enum Ending {
@@ -69,6 +107,7 @@ pub struct Finished {
 /// is killed. stdin is closed so a program waiting for input ends instead of hanging.
 pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finished> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    in_own_group(&mut command);
     let start = Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
     let stdout = capture(child.stdout.take().expect("stdout is piped"));
@@ -87,14 +126,15 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finis
     let ending = match receiver.recv_timeout(timeout) {
         Ok(status) => Ending::Exited(status.context("cannot wait for the check process")?),
         Err(_) => {
-            kill(pid);
+            kill_group(pid);
             // Reap it so that it does not linger as a zombie.
             let _ = receiver.recv_timeout(Duration::from_secs(5));
             Ending::TimedOut
         }
     };
     let duration = start.elapsed();
-    // Grandchildren could hold the pipes open after a kill; don't wait on them forever.
+    // The group is killed once its leader is reaped, so nothing should hold the pipes open; a
+    // process that left the group could, so don't wait on them forever.
     let stdout = stdout.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     let stderr = stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     Ok(Finished { ending, stdout, stderr, duration })
@@ -123,11 +163,11 @@ fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
     receiver
 }
 
-fn kill(pid: u32) {
-    // SAFETY: kill(2) on a pid we spawned and have not reaped yet (pids leave RUNNING when they
-    // are reaped), so it cannot have been reused by another process.
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) of a process group we created (see GROUPS for why its id cannot belong
+    // to an unrelated group); an empty group gives ESRCH, which is fine.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
     }
 }
 

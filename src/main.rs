@@ -34,6 +34,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Builds and checks run in process groups of their own (so that a timeout can stop all of
+    // one), which also keeps the terminal's Ctrl-C from reaching them: pass it on, and leave
+    // no cargo, rustc or check process behind.
+    let _ = ctrlc::set_handler(|| {
+        exec::stop_all();
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     // colored honours NO_COLOR and CLICOLOR itself; it does not know whether stdout is a terminal.
     if !std::io::stdout().is_terminal() {

@@ -143,6 +143,87 @@ fn a_hanging_exercise_times_out() {
 }
 
 #[test]
+fn a_timed_out_check_leaves_no_process_behind() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 1");
+    // A process the learner's code started, which outlives its parent unless its group is killed.
+    let marker = format!("{}.25", 3000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("stopped after 1 s"));
+    assert!(
+        common::processes_with_argument(&marker).is_empty(),
+        "the check's child `sleep {marker}` was left running"
+    );
+    assert!(
+        common::processes_running_from(&course.path("course/target")).is_empty(),
+        "the check was left running"
+    );
+}
+
+#[test]
+fn ctrl_c_during_run_stops_the_check_and_everything_it_started() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 600");
+    let marker = format!("{}.75", 4000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while common::processes_with_argument(&marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "the check never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: a signal to the child we just spawned and have not reaped.
+    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(common::processes_with_argument(&marker).is_empty(), "`sleep {marker}` was left running");
+    assert!(
+        common::processes_running_from(&course.path("course/target")).is_empty(),
+        "the check was left running"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_build_stops_cargo_and_what_it_started() {
+    let course = Course::new();
+    // A build step that takes long, as rustc and the linker do on a first build.
+    let marker = format!("{}.5", 5000 + std::process::id() % 1000);
+    let build = course.read("course/build.rs").replacen(
+        "fn main() {",
+        &format!(
+            "fn main() {{\n    let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").status();"
+        ),
+        1,
+    );
+    course.write("course/build.rs", &build);
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while common::processes_with_argument(&marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "the build never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: a signal to the child we just spawned and have not reaped.
+    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(runner.wait().unwrap().code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        common::processes_with_argument(&marker).is_empty(),
+        "the build's `sleep {marker}` was left running"
+    );
+}
+
+#[test]
 fn an_abort_is_a_failed_exercise_that_names_the_signal() {
     let course = Course::new();
     course.write_add("std::process::abort()");

@@ -69,6 +69,8 @@ struct Watch<'a> {
     running: Option<Job>,
     /// The exercise changed while a job ran: check it again once the job is done.
     recheck: bool,
+    /// The running job was stopped because the file it checks changed: its verdict is stale.
+    stale: bool,
     events: Sender<Event>,
 }
 
@@ -105,6 +107,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
         confirming_reset: false,
         running: None,
         recheck: false,
+        stale: false,
         events: sender,
     };
     watch.check_current()?;
@@ -139,7 +142,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
         }
     }
     // A check may still be running (a hang the learner gave up on): stop it with us.
-    crate::exec::kill_running();
+    crate::exec::stop_all();
     drop(raw_mode);
     println!("Bye! Your progress is saved; run `{}` to continue.", app.invoke.trim_end_matches(" --"));
     Ok(ExitCode::SUCCESS)
@@ -200,7 +203,13 @@ impl Watch<'_> {
     }
 
     fn check_current(&mut self) -> Result<()> {
-        if self.running.is_some() {
+        if let Some(job) = &self.running {
+            // A check of an older version of this file is of no use: stop it (its build or its
+            // run) rather than wait up to the timeout; checking every exercise is left to finish.
+            if matches!(job, Job::One(index) if *index == self.state.current) {
+                crate::exec::stop_all();
+                self.stale = true;
+            }
             self.recheck = true;
             return Ok(());
         }
@@ -253,6 +262,11 @@ impl Watch<'_> {
 
     fn on_finished(&mut self, finished: Finished) -> Result<()> {
         self.running = None;
+        if std::mem::take(&mut self.stale) {
+            crate::exec::allow_starts();
+            self.recheck = false;
+            return self.check_current();
+        }
         let course = &self.app.course;
         match finished {
             Finished::One(index, verdict) => {
