@@ -13,6 +13,7 @@ use crate::course::{Course, check_bin};
 use crate::exec::{self, Ending, Finished};
 use crate::info_file::ExerciseInfo;
 use crate::render::count;
+use crate::staging::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,13 +140,9 @@ pub fn reaches_outside(source: &str) -> Option<(usize, &'static str, &'static st
 }
 
 /// A failing verdict when the exercise's source reaches outside itself (see [`OUTSIDE_REACH`]).
-fn outside_reach_verdict(
-    course: &Course,
-    exercise: &ExerciseInfo,
-    subject_dir: Option<&Path>,
-) -> Option<Verdict> {
-    let path = match subject_dir {
-        Some(dir) => dir.join(exercise.rel_path()),
+fn outside_reach_verdict(course: &Course, exercise: &ExerciseInfo, stage: Option<&Stage>) -> Option<Verdict> {
+    let path = match stage {
+        Some(stage) => stage.dir().join(exercise.rel_path()),
         None => course.exercise_path(exercise),
     };
     let source = std::fs::read_to_string(&path).ok()?;
@@ -172,10 +169,8 @@ pub fn check_exercise(
 ) -> Result<Verdict> {
     let start = Instant::now();
     let bin = check_bin(exercise);
-    let _lock = crate::cargo::lock_checks(course, None)?;
     let build =
-        Build { course, bins: vec![bin.clone()], subject_dir: None, color: options.color, show_progress }
-            .run()?;
+        Build { course, bins: vec![bin.clone()], stage: None, color: options.color, show_progress }.run()?;
     Ok(verdict_after_build(course, exercise, &build, None, options, start))
 }
 
@@ -184,11 +179,11 @@ pub fn verdict_after_build(
     course: &Course,
     exercise: &ExerciseInfo,
     build: &BuildOutput,
-    subject_dir: Option<&Path>,
+    stage: Option<&Stage>,
     options: &RunOptions,
     start: Instant,
 ) -> Verdict {
-    if let Some(verdict) = outside_reach_verdict(course, exercise, subject_dir) {
+    if let Some(verdict) = outside_reach_verdict(course, exercise, stage) {
         return verdict;
     }
     let bin = check_bin(exercise);

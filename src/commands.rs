@@ -12,6 +12,7 @@ use crate::cli::OutputFormat;
 use crate::course::Course;
 use crate::libtorch::Provisioner;
 use crate::shipped::{self, Reset, reset_exercise};
+use crate::staging::Subject;
 use crate::state::State;
 use crate::{render, verify};
 
@@ -110,7 +111,10 @@ impl App {
         let indices: Vec<usize> = (0..self.course.exercises().len()).collect();
         let options = verify::Options {
             run: RunOptions { color: self.run.color && format == OutputFormat::Human, ..self.run.clone() },
-            subject_dir: exercises_from.as_deref(),
+            subject: match &exercises_from {
+                Some(dir) => Subject::Folder(dir),
+                None => Subject::Exercises,
+            },
             jobs: jobs.map_or_else(default_jobs, |j| j.get()),
             progress: format == OutputFormat::Human && std::io::stderr().is_terminal(),
         };

@@ -16,6 +16,7 @@ use crate::check::{RunOptions, Status};
 use crate::commands::App;
 use crate::course::{Course, check_bin, solution_bin};
 use crate::shipped;
+use crate::staging::{Stage, Subject};
 use crate::state::write_atomically;
 use crate::verify;
 
@@ -190,10 +191,10 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     app.provision()?;
     let run = RunOptions { color: false, ..app.run.clone() };
     let progress = std::io::stderr().is_terminal();
-    let options = |subject_dir| verify::Options { run: run.clone(), subject_dir, jobs, progress };
+    let options = |subject| verify::Options { run: run.clone(), subject, jobs, progress };
 
     eprintln!("Checking that every exercise fails as shipped...");
-    let shipped = verify::verify(course, &indices, &options(None))?;
+    let shipped = verify::verify(course, &indices, &options(Subject::Exercises))?;
     let selected = || indices.iter().map(|&i| &course.exercises()[i]);
     for (exercise, verdict) in selected().zip(&shipped) {
         if verdict.passed() {
@@ -211,7 +212,7 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
 
     eprintln!("Checking that every solution passes...");
     let solutions_dir = course.root.join("solutions");
-    let solved = verify::verify(course, &indices, &options(Some(&solutions_dir)))?;
+    let solved = verify::verify(course, &indices, &options(Subject::Folder(&solutions_dir)))?;
     for (exercise, verdict) in selected().zip(&solved) {
         if !verdict.passed() {
             let mut problem = format!("{}: the solution does not pass: {}", exercise.name, verdict.summary);
@@ -228,7 +229,8 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
 
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = selected().map(solution_bin).collect();
-    let build = Build { course, bins, subject_dir: None, color: false, show_progress: true }.run()?;
+    let stage = Stage::open(course)?;
+    let build = Build { course, bins, stage: Some(&stage), color: false, show_progress: true }.run()?;
     for exercise in selected() {
         let bin = solution_bin(exercise);
         if build.bins.get(&bin).and_then(|b| b.executable.as_ref()).is_none() {
@@ -346,14 +348,10 @@ fn check_wrong_answers(
     }
     let mut problems = Vec::new();
     for round in rounds {
-        let subject = tempfile::tempdir().context("cannot create a temporary folder")?;
-        for answer in &round {
-            let target = subject.path().join(course.exercises()[answer.exercise].rel_path());
-            write_atomically(&target, answer.source.as_bytes())?;
-        }
+        let sources: Vec<(usize, String)> = round.iter().map(|a| (a.exercise, a.source.clone())).collect();
         let indices: Vec<usize> = round.iter().map(|a| a.exercise).collect();
         let options =
-            verify::Options { run: run.clone(), subject_dir: Some(subject.path()), jobs, progress: false };
+            verify::Options { run: run.clone(), subject: Subject::Sources(&sources), jobs, progress: false };
         let verdicts = verify::verify(course, &indices, &options)?;
         for (answer, verdict) in round.iter().zip(&verdicts) {
             let said = format!("{}\n{}\n{}", verdict.summary, verdict.details, verdict.output);

@@ -12,6 +12,7 @@ mod info_file;
 mod libtorch;
 mod render;
 mod shipped;
+mod staging;
 mod state;
 mod verify;
 mod watch;

@@ -2,7 +2,6 @@
 //! parallel (exclusive ones alone, afterwards), with a progress bar, a table or JSON.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,23 +15,31 @@ use crate::cargo::Build;
 use crate::check::{self, CheckResult, RunOptions, Status, Verdict};
 use crate::course::{Course, check_bin};
 use crate::render;
+use crate::staging::{Stage, Subject};
 
 pub struct Options<'a> {
     pub run: RunOptions,
-    /// Where the check binaries take the exercise files from; `None`: `exercises/`.
-    pub subject_dir: Option<&'a Path>,
+    /// Which exercise files to check.
+    pub subject: Subject<'a>,
     pub jobs: usize,
     pub progress: bool,
 }
 
 /// Checks the exercises at `indices` (course order) and returns their verdicts in that order.
 pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<Vec<Verdict>> {
-    let _lock = crate::cargo::lock_checks(course, options.subject_dir)?;
+    let stage = match options.subject {
+        Subject::Exercises => None,
+        subject => {
+            let stage = Stage::open(course)?;
+            stage.stage(course, indices, subject)?;
+            Some(stage)
+        }
+    };
     let bins = indices.iter().map(|&i| check_bin(&course.exercises()[i])).collect();
     let build = Build {
         course,
         bins,
-        subject_dir: options.subject_dir,
+        stage: stage.as_ref(),
         color: options.run.color,
         show_progress: options.progress,
     }
@@ -53,7 +60,7 @@ pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<V
     let check_slot = |slot: usize, run: &RunOptions| {
         let exercise = &course.exercises()[indices[slot]];
         let verdict =
-            check::verdict_after_build(course, exercise, &build, options.subject_dir, run, Instant::now());
+            check::verdict_after_build(course, exercise, &build, stage.as_ref(), run, Instant::now());
         bar.set_message(exercise.name.clone());
         bar.inc(1);
         *verdicts[slot].lock().expect("no thread panics while holding it") = Some(verdict);

@@ -415,6 +415,21 @@ fn reset_restores_the_shipped_version_even_after_the_learner_committed() {
 }
 
 #[test]
+fn dev_check_builds_apart_and_leaves_the_learners_binaries_fresh() {
+    let course = Course::new();
+    course.cmd(&["run", "add"]).assert().code(1);
+    let learner_binary = course.path("course/target/debug/add_check");
+    let built = std::fs::metadata(&learner_binary).unwrap().modified().unwrap();
+    course.cmd(&["dev", "check"]).assert().success();
+    // The wrong answers and solutions were built in a target dir of their own...
+    assert!(course.path("course/target/tensorlings-dev/debug/add_check").exists());
+    assert!(course.path(".tensorlings/dev-subject/00_basics/add.rs").exists());
+    // ...so the learner's next run finds its binary up to date: cargo did not relink it.
+    course.cmd(&["run", "add"]).assert().code(1);
+    assert_eq!(std::fs::metadata(&learner_binary).unwrap().modified().unwrap(), built);
+}
+
+#[test]
 fn dev_check_notices_an_exercise_changed_without_dev_update() {
     let course = Course::new();
     course.write(

@@ -87,7 +87,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
     Build {
         course: &app.course,
         bins: vec![check_bin(current)],
-        subject_dir: None,
+        stage: None,
         color: false,
         show_progress: true,
     }
@@ -244,7 +244,7 @@ impl Watch<'_> {
                 self.running = Some(Job::All);
                 let options = verify::Options {
                     run: options,
-                    subject_dir: None,
+                    subject: crate::staging::Subject::Exercises,
                     jobs: crate::commands::default_jobs(),
                     progress: false,
                 };
