@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::bytes::Bytes;
 use crate::cargo::{Build, BuildOutput};
 use crate::course::{Course, check_bin};
-use crate::exec::{self, Ending, Finished};
+use crate::exec::{self, Ending, Finished, Limits};
 use crate::info_file::ExerciseInfo;
 use crate::render::count;
 use crate::staging::Stage;
@@ -245,13 +246,17 @@ pub fn run_check(
     if !options.color {
         command.env("NO_COLOR", "1");
     }
-    let timeout = course.info.timeout(exercise);
-    let finished = match exec::run_with_timeout(command, timeout) {
+    let limits =
+        Limits { timeout: course.info.timeout(exercise), memory: Some(course.info.memory_limit(exercise).0) };
+    // The support library's allocator refuses a libtorch allocation past the limit with a
+    // message that names its size, before the process ever holds it.
+    command.env("TENSORLINGS_MEMORY_LIMIT", course.info.memory_limit(exercise).0.to_string());
+    let finished = match exec::run_limited(command, limits) {
         Ok(finished) => finished,
         Err(e) => return crash(format!("{e:#}"), String::new()),
     };
     let report = std::fs::read_to_string(&report_path).ok();
-    interpret(finished, report.as_deref(), timeout)
+    interpret(finished, report.as_deref(), limits)
 }
 
 fn crash(summary: String, output: String) -> Verdict {
@@ -268,7 +273,7 @@ fn crash(summary: String, output: String) -> Verdict {
 
 /// Decides the verdict from how the process ended and what it reported. Pure, so each way
 /// an exercise can go wrong is unit-tested without a process.
-fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Verdict {
+fn interpret(finished: Finished, report: Option<&str>, limits: Limits) -> Verdict {
     let mut output = finished.stdout.text();
     let stderr = finished.stderr.text();
     if !stderr.trim().is_empty() {
@@ -284,7 +289,19 @@ fn interpret(finished: Finished, report: Option<&str>, timeout: Duration) -> Ver
                 status: Status::Timeout,
                 summary: format!(
                     "it was stopped after {} s: is there an endless loop, or a very large tensor?",
-                    timeout.as_secs()
+                    limits.timeout.as_secs()
+                ),
+                duration,
+                ..crash(String::new(), output)
+            };
+        }
+        Ending::OverMemory { used } => {
+            let limit = Bytes(limits.memory.unwrap_or(used));
+            return Verdict {
+                summary: format!(
+                    "it was stopped for using {} of memory; the limit is {limit}: is a tensor far larger than \
+                     the task needs (a broadcast to n x n, a copy per iteration)?",
+                    Bytes(used)
                 ),
                 duration,
                 ..crash(String::new(), output)
@@ -388,6 +405,8 @@ mod tests {
         Ending::Exited(ExitStatus::from_raw(code << 8))
     }
 
+    const SECOND: Limits = Limits { timeout: Duration::from_secs(1), memory: None };
+
     const PASSING: &str = r#"{"format_version":1,"device":"cpu","checks":[
         {"name":"a","outcome":"pass","message":"","duration_ms":1},
         {"name":"b","outcome":"skip","message":"no CUDA","duration_ms":0}]}"#;
@@ -398,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_clean_report_passes() {
-        let verdict = interpret(finished(exited(0), ""), Some(PASSING), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(0), ""), Some(PASSING), SECOND);
         assert_eq!(verdict.status, Status::Pass);
         assert_eq!(verdict.summary, "1 check passed, 1 skipped");
         assert_eq!(verdict.details, "check `b` skipped: no CUDA\n");
@@ -407,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_failed_check_fails_with_its_message() {
-        let verdict = interpret(finished(exited(1), ""), Some(FAILING), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(1), ""), Some(FAILING), SECOND);
         assert_eq!(verdict.status, Status::Fail);
         assert_eq!(verdict.summary, "1 of 2 checks failed");
         assert!(
@@ -419,7 +438,7 @@ mod tests {
 
     #[test]
     fn exit_zero_without_report_fails() {
-        let verdict = interpret(finished(exited(0), "hi"), None, Duration::from_secs(1));
+        let verdict = interpret(finished(exited(0), "hi"), None, SECOND);
         assert_eq!(verdict.status, Status::Crash);
         assert!(verdict.summary.contains("std::process::exit"));
         assert_eq!(verdict.output, "hi");
@@ -428,39 +447,48 @@ mod tests {
     #[test]
     fn only_skips_is_not_a_pass() {
         let report = r#"{"format_version":1,"checks":[{"name":"b","outcome":"skip"}]}"#;
-        let verdict = interpret(finished(exited(0), ""), Some(report), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(0), ""), Some(report), SECOND);
         assert_eq!(verdict.status, Status::Fail);
     }
 
     #[test]
     fn a_nonzero_exit_with_a_clean_report_fails() {
-        let verdict = interpret(finished(exited(3), ""), Some(PASSING), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(3), ""), Some(PASSING), SECOND);
         assert_eq!(verdict.status, Status::Fail);
         assert!(verdict.summary.contains("code 3"));
     }
 
     #[test]
     fn a_signal_is_a_crash_that_names_it() {
-        let verdict = interpret(
-            finished(Ending::Exited(ExitStatus::from_raw(libc::SIGABRT)), ""),
-            None,
-            Duration::from_secs(1),
-        );
+        let verdict =
+            interpret(finished(Ending::Exited(ExitStatus::from_raw(libc::SIGABRT)), ""), None, SECOND);
         assert_eq!(verdict.status, Status::Crash);
         assert!(verdict.summary.contains("SIGABRT"), "{}", verdict.summary);
     }
 
     #[test]
     fn a_timeout_says_how_long() {
-        let verdict = interpret(finished(Ending::TimedOut, ""), None, Duration::from_secs(7));
+        let verdict = interpret(
+            finished(Ending::TimedOut, ""),
+            None,
+            Limits { timeout: Duration::from_secs(7), memory: None },
+        );
         assert_eq!(verdict.status, Status::Timeout);
         assert!(verdict.summary.contains("7 s"));
     }
 
     #[test]
+    fn over_the_memory_limit_says_how_much_against_the_limit() {
+        let limits = Limits { timeout: Duration::from_secs(1), memory: Some(8 << 30) };
+        let verdict = interpret(finished(Ending::OverMemory { used: 9 << 30 }, ""), None, limits);
+        assert_eq!(verdict.status, Status::Crash);
+        assert!(verdict.summary.contains("using 9 GiB of memory; the limit is 8 GiB"), "{}", verdict.summary);
+    }
+
+    #[test]
     fn a_set_up_error_is_reported_once() {
         let report = r#"{"format_version":1,"device":"none","error":"no CUDA device","checks":[]}"#;
-        let verdict = interpret(finished(exited(1), ""), Some(report), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(1), ""), Some(report), SECOND);
         assert_eq!(verdict.status, Status::Error);
         assert_eq!(verdict.summary, "no CUDA device");
         assert!(verdict.details.is_empty());
@@ -480,7 +508,7 @@ mod tests {
 
     #[test]
     fn a_garbled_report_is_a_crash() {
-        let verdict = interpret(finished(exited(0), ""), Some("{not json"), Duration::from_secs(1));
+        let verdict = interpret(finished(exited(0), ""), Some("{not json"), SECOND);
         assert_eq!(verdict.status, Status::Crash);
         assert!(verdict.summary.contains("cannot be read"));
     }

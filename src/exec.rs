@@ -94,7 +94,23 @@ pub fn allow_starts() {
 pub enum Ending {
     Exited(ExitStatus),
     TimedOut,
+    /// Killed for holding more memory (resident) than the limit; `used` is what it held.
+    OverMemory {
+        used: u64,
+    },
 }
+
+/// What a child may use before it is killed.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Resident memory, in bytes; `None`: no limit.
+    pub memory: Option<u64>,
+}
+
+/// How often a child's memory is looked at. A check that fills memory as fast as it can adds
+/// a few hundred MiB in this time, well inside the default limit's margin (half the machine).
+const MEMORY_POLL: Duration = Duration::from_millis(25);
 
 pub struct Finished {
     pub ending: Ending,
@@ -103,9 +119,10 @@ pub struct Finished {
     pub duration: Duration,
 }
 
-/// Runs `command` to its end or until `timeout`, whichever comes first; on timeout the child
-/// is killed. stdin is closed so a program waiting for input ends instead of hanging.
-pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finished> {
+/// Runs `command` to its end, or until it passes `limits`: the timeout, or the memory limit,
+/// when its process group is killed. stdin is closed so a program waiting for input ends
+/// instead of hanging.
+pub fn run_limited(mut command: Command, limits: Limits) -> Result<Finished> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     in_own_group(&mut command);
     let start = Instant::now();
@@ -123,14 +140,25 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finis
         unregister(pid);
         let _ = sender.send(status);
     });
-    let ending = match receiver.recv_timeout(timeout) {
-        Ok(status) => Ending::Exited(status.context("cannot wait for the check process")?),
-        Err(_) => {
-            kill_group(pid);
-            // Reap it so that it does not linger as a zombie.
-            let _ = receiver.recv_timeout(Duration::from_secs(5));
-            Ending::TimedOut
-        }
+    let deadline = start + limits.timeout;
+    let ending = loop {
+        let now = Instant::now();
+        let wait = match limits.memory {
+            Some(_) => MEMORY_POLL.min(deadline.saturating_duration_since(now)),
+            None => deadline.saturating_duration_since(now),
+        };
+        let over = match receiver.recv_timeout(wait) {
+            Ok(status) => break Ending::Exited(status.context("cannot wait for the check process")?),
+            Err(_) if Instant::now() >= deadline => Ending::TimedOut,
+            Err(_) => match (limits.memory, resident_bytes(pid)) {
+                (Some(limit), Some(used)) if used > limit => Ending::OverMemory { used },
+                _ => continue,
+            },
+        };
+        kill_group(pid);
+        // Reap it so that it does not linger as a zombie.
+        let _ = receiver.recv_timeout(Duration::from_secs(5));
+        break over;
     };
     let duration = start.elapsed();
     // The group is killed once its leader is reaped, so nothing should hold the pipes open; a
@@ -138,6 +166,15 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finis
     let stdout = stdout.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     let stderr = stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     Ok(Finished { ending, stdout, stderr, duration })
+}
+
+/// The resident memory of process `pid`, from /proc (Linux); `None` where that cannot be read.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page_size).ok()?)
 }
 
 fn empty() -> Captured {
@@ -197,6 +234,10 @@ pub fn describe_signal(status: &ExitStatus) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn run_with_timeout(command: Command, timeout: Duration) -> Result<Finished> {
+        run_limited(command, Limits { timeout, memory: None })
+    }
+
     fn shell(script: &str) -> Command {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
@@ -219,6 +260,26 @@ mod tests {
         assert!(matches!(finished.ending, Ending::TimedOut));
         assert!(finished.duration < Duration::from_secs(10));
         assert_eq!(finished.stdout.text(), "started\n");
+    }
+
+    #[test]
+    fn kills_a_process_over_its_memory_limit() {
+        // python3 is on every machine tensorlings runs on (it installs libtorch with it).
+        let mut command = Command::new("python3");
+        command.args(["-c", "import time\nx = bytearray(400 << 20)\ntime.sleep(30)"]);
+        let limits = Limits { timeout: Duration::from_secs(30), memory: Some(200 << 20) };
+        let finished = run_limited(command, limits).unwrap();
+        let Ending::OverMemory { used } = finished.ending else { panic!("not stopped for its memory") };
+        assert!(used > 200 << 20, "{used}");
+        assert!(finished.duration < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_process_under_its_memory_limit_runs_to_its_end() {
+        let limits = Limits { timeout: Duration::from_secs(10), memory: Some(1 << 30) };
+        let finished = run_limited(shell("sleep 0.2; echo done"), limits).unwrap();
+        assert!(matches!(finished.ending, Ending::Exited(s) if s.success()));
+        assert_eq!(finished.stdout.text(), "done\n");
     }
 
     #[test]

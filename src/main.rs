@@ -1,6 +1,7 @@
 //! tensorlings: a rustlings-style course and runner for advanced tensor programming in Rust on
 //! libtorch (tch). This binary is the runner; it builds without libtorch.
 
+mod bytes;
 mod cargo;
 mod check;
 mod cli;

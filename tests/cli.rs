@@ -224,6 +224,26 @@ fn ctrl_c_during_a_build_stops_cargo_and_what_it_started() {
 }
 
 #[test]
+fn an_exercise_that_fills_memory_is_stopped_at_the_limit_and_the_runner_stays_up() {
+    let course = Course::new();
+    course.edit_info(
+        "hint = \"Use the + operator (PyTorch: torch.add).\"",
+        "hint = \"Use +.\"\nmemory_limit = \"256 MiB\"",
+    );
+    // Touches every page, as a tensor being filled does: 4 GiB, far past the limit.
+    course.write_add("let mut blocks = Vec::new(); for _ in 0..64 { blocks.push(vec![1u8; 64 << 20]); } a + b + blocks.len() as i64");
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("the limit is 256 MiB"))
+        .stdout(predicate::str::contains("stopped for using"));
+    // The runner is fine, and so is the next attempt.
+    course.write_add("a + b");
+    course.cmd(&["run", "add"]).assert().success();
+}
+
+#[test]
 fn an_abort_is_a_failed_exercise_that_names_the_signal() {
     let course = Course::new();
     course.write_add("std::process::abort()");
