@@ -45,7 +45,7 @@ impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let &(name, scale) = UNITS.iter().rev().find(|(_, scale)| self.0 >= *scale).unwrap_or(&UNITS[0]);
         let value = self.0 as f64 / scale as f64;
-        if self.0 % scale == 0 || value >= 100.0 {
+        if self.0.is_multiple_of(scale) || value >= 100.0 {
             write!(f, "{} {name}", value.round())
         } else {
             write!(f, "{value:.1} {name}")
