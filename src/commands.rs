@@ -14,6 +14,7 @@ use crate::libtorch::Provisioner;
 use crate::shipped::{self, Reset, reset_exercise};
 use crate::staging::Subject;
 use crate::state::State;
+use crate::verdict::{Status, Verdict};
 use crate::{render, verify};
 
 /// What every command needs: the course and how to run checks.
@@ -36,7 +37,7 @@ impl App {
     /// Loads the state, telling the learner once if it had to be rebuilt.
     pub fn load_state(&self) -> Result<State> {
         let mut state = State::load(&self.course)?;
-        if let Some(reason) = state.rebuilt_because.take() {
+        if let Some(reason) = state.take_rebuilt_reason() {
             eprintln!(
                 "{} the progress file .tensorlings/state.toml was rebuilt because {reason}. Run `{} verify` to mark the exercises you have done.",
                 "warning:".yellow().bold(),
@@ -51,7 +52,7 @@ impl App {
     fn named_or_current(&self, state: &State, name: Option<&str>) -> Result<usize> {
         match name {
             Some(name) => Ok(self.course.exercise(name)?.0),
-            None => Ok(state.current),
+            None => Ok(state.current()),
         }
     }
 
@@ -68,7 +69,7 @@ impl App {
                 &self.course,
                 exercise,
                 &verdict,
-                &render::Shown { hint: &hint, output_lines: None }
+                &render::Shown { hint: &hint, output_lines: None, invoke: self.invoke }
             )
         );
         let was_all_done = state.all_done();
@@ -124,20 +125,18 @@ impl App {
         }
         let verdicts = verify::verify(&self.course, &indices, &options)?;
         match format {
-            OutputFormat::Json => println!("{}", verify::json(&self.course, &indices, &verdicts)),
+            OutputFormat::Json => {
+                println!("{}", render::json(&self.course, &indices, &verdicts, self.invoke))
+            }
             OutputFormat::Human => {
                 for (&index, verdict) in indices.iter().zip(&verdicts) {
-                    if !verdict.passed() && !verdict.details.is_empty() {
+                    let details = render::details(verdict);
+                    if !verdict.passed() && !details.is_empty() {
                         let exercise = &self.course.exercises()[index];
-                        println!(
-                            "{} {}\n{}\n",
-                            "──".dimmed(),
-                            exercise.name.bold(),
-                            verdict.details.trim_end()
-                        );
+                        println!("{} {}\n{}\n", "──".dimmed(), exercise.name.bold(), details.trim_end());
                     }
                 }
-                print!("{}", verify::summary_table(&self.course, &indices, &verdicts));
+                print!("{}", render::summary_table(&self.course, &indices, &verdicts, self.invoke));
             }
         }
         if exercises_from.is_some() {
@@ -147,12 +146,7 @@ impl App {
         for (&index, verdict) in indices.iter().zip(&verdicts) {
             state.record(index, verdict);
         }
-        // Once the current exercise is done, the next one to work on is the first pending.
-        if let Some(first_pending) = state.done.iter().position(|done| !done)
-            && state.done[state.current]
-        {
-            state.current = first_pending;
-        }
+        state.advance_to_first_pending();
         state.save(&self.course)?;
         Ok(exit_code(&verdicts))
     }
@@ -169,7 +163,7 @@ impl App {
             Reset::Restored { backup: None } => println!("Restored {path}, which was missing."),
             Reset::Unchanged => println!("{path} is already as shipped; nothing to reset."),
         }
-        state.done[index] = false;
+        state.reset(index);
         state.save(&self.course)?;
         Ok(ExitCode::SUCCESS)
     }
@@ -225,8 +219,8 @@ impl App {
 }
 
 /// 0 when every verdict passed, 2 when any could not be checked (a setup problem), else 1.
-fn exit_code(verdicts: &[check::Verdict]) -> ExitCode {
-    if verdicts.iter().any(|v| v.status == check::Status::Error) {
+fn exit_code(verdicts: &[Verdict]) -> ExitCode {
+    if verdicts.iter().any(|v| v.status() == Status::Error) {
         ExitCode::from(2)
     } else if verdicts.iter().all(|v| v.passed()) {
         ExitCode::SUCCESS

@@ -12,12 +12,14 @@ use colored::Colorize;
 use serde::Deserialize;
 
 use crate::cargo::Build;
-use crate::check::{RunOptions, Status};
+use crate::check::RunOptions;
 use crate::commands::App;
 use crate::course::{Course, check_bin, solution_bin};
+use crate::render;
 use crate::shipped;
 use crate::staging::{Stage, Subject};
 use crate::state::write_atomically;
+use crate::verdict::Status;
 use crate::verify;
 
 /// Everything after this line in the course package's Cargo.toml is generated.
@@ -202,10 +204,11 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
                 "{}: passes as it is in exercises/, so a learner would have nothing to do (is a solution copied there?)",
                 exercise.name
             ));
-        } else if verdict.status == Status::Fail && verdict.checks.is_empty() {
+        } else if verdict.status() == Status::Fail && verdict.checks.is_empty() {
             problems.push(format!(
                 "{}: fails as shipped, but reports no checks: {}",
-                exercise.name, verdict.summary
+                exercise.name,
+                render::summary(verdict, app.invoke)
             ));
         }
     }
@@ -215,8 +218,12 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     let solved = verify::verify(course, &indices, &options(Subject::Folder(&solutions_dir)))?;
     for (exercise, verdict) in selected().zip(&solved) {
         if !verdict.passed() {
-            let mut problem = format!("{}: the solution does not pass: {}", exercise.name, verdict.summary);
-            for text in [&verdict.details, &verdict.output] {
+            let mut problem = format!(
+                "{}: the solution does not pass: {}",
+                exercise.name,
+                render::summary(verdict, app.invoke)
+            );
+            for text in [&render::details(verdict), &verdict.output] {
                 if !text.trim().is_empty() {
                     let _ = write!(problem, "\n{}", text.trim_end());
                 }
@@ -225,7 +232,7 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
         }
     }
 
-    problems.extend(check_wrong_answers(course, &indices, &run, jobs)?);
+    problems.extend(check_wrong_answers(course, &indices, &run, jobs, app.invoke)?);
 
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = selected().map(solution_bin).collect();
@@ -332,6 +339,7 @@ fn check_wrong_answers(
     selected: &[usize],
     run: &RunOptions,
     jobs: usize,
+    invoke: &str,
 ) -> Result<Vec<String>> {
     let (mut answers, _) = read_wrong_answers(course)?;
     answers.retain(|answer| selected.contains(&answer.exercise));
@@ -354,7 +362,7 @@ fn check_wrong_answers(
             verify::Options { run: run.clone(), subject: Subject::Sources(&sources), jobs, progress: false };
         let verdicts = verify::verify(course, &indices, &options)?;
         for (answer, verdict) in round.iter().zip(&verdicts) {
-            let said = format!("{}\n{}\n{}", verdict.summary, verdict.details, verdict.output);
+            let said = render::plain(verdict, invoke);
             if verdict.passed() {
                 problems.push(format!("{}: the checks accept this wrong answer", answer.label));
             } else if let Some(missing) = answer.expect.iter().find(|text| !said.contains(text.as_str())) {

@@ -9,12 +9,15 @@ mod commands;
 mod course;
 mod dev;
 mod exec;
+mod guard;
 mod info_file;
 mod libtorch;
+mod protocol;
 mod render;
 mod shipped;
 mod staging;
 mod state;
+mod verdict;
 mod verify;
 mod watch;
 

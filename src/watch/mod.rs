@@ -15,12 +15,13 @@ use anyhow::{Result, bail};
 use colored::Colorize;
 
 use crate::cargo::Build;
-use crate::check::{self, Verdict};
+use crate::check;
 use crate::commands::App;
 use crate::course::{Course, check_bin};
 use crate::render;
 use crate::shipped::{Reset, reset_exercise};
-use crate::state::State;
+use crate::state::{Advance, State};
+use crate::verdict::Verdict;
 use crate::verify;
 use events::{Event, Key};
 
@@ -83,7 +84,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
     // Before raw mode, whose screen is redrawn whole: an install prints a lot, and the first
     // build of a course takes minutes, both with progress of their own.
     app.provision()?;
-    let current = &app.course.exercises()[state.current];
+    let current = &app.course.exercises()[state.current()];
     Build {
         course: &app.course,
         bins: vec![check_bin(current)],
@@ -151,7 +152,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
 impl Watch<'_> {
     fn current_path(&self) -> std::path::PathBuf {
         let course = &self.app.course;
-        course.exercise_path(&course.exercises()[self.state.current])
+        course.exercise_path(&course.exercises()[self.state.current()])
     }
 
     /// Handles a key; `false` means quit.
@@ -206,7 +207,7 @@ impl Watch<'_> {
         if let Some(job) = &self.running {
             // A check of an older version of this file is of no use: stop it (its build or its
             // run) rather than wait up to the timeout; checking every exercise is left to finish.
-            if matches!(job, Job::One(index) if *index == self.state.current) {
+            if matches!(job, Job::One(index) if *index == self.state.current()) {
                 crate::exec::stop_all();
                 self.stale = true;
             }
@@ -221,7 +222,7 @@ impl Watch<'_> {
             ));
             return self.draw();
         }
-        self.start(Job::One(self.state.current))
+        self.start(Job::One(self.state.current()))
     }
 
     /// Hands a job to a worker thread, which answers with [`Event::Finished`].
@@ -280,7 +281,11 @@ impl Watch<'_> {
                     text.push_str("\n\n");
                 }
                 let see_all = format!("`{} run {}` shows all", self.app.invoke, exercise.name);
-                let shown = render::Shown { hint: "press h for a hint", output_lines: Some((15, &see_all)) };
+                let shown = render::Shown {
+                    hint: "press h for a hint",
+                    output_lines: Some((15, &see_all)),
+                    invoke: self.app.invoke,
+                };
                 text.push_str(&render::verdict(course, exercise, &verdict, &shown));
                 if verdict.passed() {
                     if self.state.all_done() {
@@ -299,7 +304,7 @@ impl Watch<'_> {
                     self.state.record(index, verdict);
                 }
                 let indices: Vec<usize> = (0..verdicts.len()).collect();
-                self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
+                self.body = Body::Text(render::summary_table(course, &indices, &verdicts, self.app.invoke));
                 self.notice = "Press r to re-check the current exercise.".into();
             }
         }
@@ -311,18 +316,17 @@ impl Watch<'_> {
     }
 
     fn next(&mut self) -> Result<()> {
-        if !self.state.done[self.state.current] {
-            self.notice = "n moves on once this exercise passes; h shows a hint.".into();
-            return self.draw();
-        }
-        match self.state.next_pending(self.state.current) {
-            Some(next) => {
-                self.state.current = next;
+        match self.state.advance() {
+            Advance::NotDone => {
+                self.notice = "n moves on once this exercise passes; h shows a hint.".into();
+                self.draw()
+            }
+            Advance::To(_) => {
                 self.show_hint = false;
                 self.state.save(&self.app.course)?;
                 self.check_current()
             }
-            None => {
+            Advance::Finished => {
                 self.body = Body::Text(self.app.course.info.final_message.clone());
                 self.draw()
             }
@@ -331,20 +335,20 @@ impl Watch<'_> {
 
     fn reset_current(&mut self) -> Result<()> {
         let course = &self.app.course;
-        self.notice = match reset_exercise(course, self.state.current)? {
+        self.notice = match reset_exercise(course, self.state.current())? {
             Reset::Restored { backup: Some(backup) } => {
                 format!("Reset. Your version is saved as {}", course.display_path(&backup))
             }
             Reset::Restored { backup: None } => "Restored the missing file.".into(),
             Reset::Unchanged => "It is already as shipped.".into(),
         };
-        self.state.done[self.state.current] = false;
+        self.state.reset(self.state.current());
         self.check_current()
     }
 
     fn draw(&self) -> Result<()> {
         let course = &self.app.course;
-        let exercise = &course.exercises()[self.state.current];
+        let exercise = &course.exercises()[self.state.current()];
         let mut text = match &self.body {
             Body::Text(text) => text.clone(),
             Body::List => render::exercise_table(course, &self.state),
@@ -357,7 +361,7 @@ impl Watch<'_> {
         }
         text.push_str(&format!(
             "\n{}\nCurrent exercise: {}\n{}\n",
-            render::progress_bar(self.state.done_count(), self.state.done.len(), 40),
+            render::progress_bar(self.state.done_count(), self.state.len(), 40),
             course.display_path(&self.current_path()).bold(),
             KEYS.dimmed()
         ));
