@@ -28,7 +28,7 @@ pub struct App {
 impl App {
     /// Makes sure the course can be built: libtorch found or installed, cargo pointed at it.
     pub fn provision(&self) -> Result<()> {
-        if let Some(provisioner) = Provisioner::for_course(&self.course) {
+        if let Some(provisioner) = Provisioner::for_course(&self.course, self.invoke) {
             provisioner.ensure(true)?;
         }
         Ok(())
@@ -51,7 +51,7 @@ impl App {
 
     fn named_or_current(&self, state: &State, name: Option<&str>) -> Result<usize> {
         match name {
-            Some(name) => Ok(self.course.exercise(name)?.0),
+            Some(name) => Ok(self.course.exercise(name, self.invoke)?.0),
             None => Ok(state.current()),
         }
     }
@@ -153,7 +153,7 @@ impl App {
 
     pub fn reset(&self, name: &str) -> Result<ExitCode> {
         let mut state = self.load_state()?;
-        let (index, _) = self.course.exercise(name)?;
+        let (index, _) = self.course.exercise(name, self.invoke)?;
         let path = self.course.exercise_path(&self.course.exercises()[index]);
         let path = self.course.display_path(&path);
         match reset_exercise(&self.course, index)? {
@@ -169,7 +169,7 @@ impl App {
     }
 
     pub fn setup(&self, check_only: bool) -> Result<ExitCode> {
-        let Some(provisioner) = Provisioner::for_course(&self.course) else {
+        let Some(provisioner) = Provisioner::for_course(&self.course, self.invoke) else {
             println!("This course needs no libtorch: nothing to set up.");
             return Ok(ExitCode::SUCCESS);
         };

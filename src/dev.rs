@@ -79,7 +79,7 @@ pub fn update(course: &Course) -> Result<ExitCode> {
 /// Problems found by reading the course's files, in two lists: those that stop the checks from
 /// building (a missing file, an out-of-date binary list), and the rest (a stray file, too few
 /// wrong answers), which are reported with the checks' results.
-fn static_problems(course: &Course) -> Result<(Vec<String>, Vec<String>)> {
+fn static_problems(course: &Course, invoke: &str) -> Result<(Vec<String>, Vec<String>)> {
     let mut problems = Vec::new();
     let mut other = Vec::new();
     for exercise in course.exercises() {
@@ -131,13 +131,13 @@ fn static_problems(course: &Course) -> Result<(Vec<String>, Vec<String>)> {
         && shipped::read_manifest(course)? != current
     {
         problems.push(format!(
-            "{} does not match the exercises (one changed, or was added): run `tensorlings dev update`",
+            "{} does not match the exercises (one changed, or was added): run `{invoke} dev update`",
             course.display_path(&shipped::manifest_path(course))
         ));
     }
     if !split_manifest(course)?.1 {
         problems.push(format!(
-            "the binaries in {} do not match info.toml: run `tensorlings dev update`",
+            "the binaries in {} do not match info.toml: run `{invoke} dev update`",
             course.display_path(&course.manifest_path())
         ));
     }
@@ -184,7 +184,7 @@ fn select(course: &Course, only: &[String]) -> Result<Vec<usize>> {
 pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     let course = &app.course;
     let indices = select(course, only)?;
-    let (mut problems, other_problems) = static_problems(course)?;
+    let (mut problems, other_problems) = static_problems(course, app.invoke)?;
     if !problems.is_empty() {
         problems.extend(other_problems);
         return Ok(report(problems, course, indices.len()));
