@@ -10,14 +10,24 @@ fn report_matches_the_golden_file() {
         device: "cpu".into(),
         error: None,
         checks: vec![
-            CheckReport { name: "values".into(), outcome: Outcome::Pass, message: String::new(), duration_ms: 12 },
+            CheckReport {
+                name: "values".into(),
+                outcome: Outcome::Pass,
+                message: String::new(),
+                duration_ms: 12,
+            },
             CheckReport {
                 name: "a \"quoted\" name".into(),
                 outcome: Outcome::Fail,
                 message: "line one\nline two\ttabbed \\ backslash é".into(),
                 duration_ms: 3,
             },
-            CheckReport { name: "on CUDA".into(), outcome: Outcome::Skip, message: "no CUDA device".into(), duration_ms: 0 },
+            CheckReport {
+                name: "on CUDA".into(),
+                outcome: Outcome::Skip,
+                message: "no CUDA device".into(),
+                duration_ms: 0,
+            },
         ],
     };
     let golden = include_str!("../../tests/fixtures/report-golden.json");
