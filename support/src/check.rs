@@ -26,6 +26,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tch::{Cuda, Device, TchError};
@@ -206,6 +207,15 @@ impl<'a> Checks<'a> {
     /// If `TENSORLINGS_THREADS` or `TENSORLINGS_DEVICE` is invalid, or CUDA was requested on a
     /// machine without it, no check runs and every check fails with that message.
     pub fn execute(self) -> Report {
+        // Before anything else, and so before any learner code: the runner's secret, which
+        // signs the report, and the rule that the checks run once per process.
+        crate::trust::take_secret();
+        if RUN_STARTED.swap(true, Ordering::SeqCst) {
+            panic!(
+                "the checks of an exercise run once per process: exercise code may not run checks of its own \
+                 (Checks::run or Checks::execute)"
+            );
+        }
         install_panic_hook();
         apply_memory_limit();
         // Without a limit, the count libtorch starts with is the one every check gets back.
@@ -238,6 +248,9 @@ impl<'a> Checks<'a> {
         report
     }
 }
+
+/// Set by the first [`Checks::execute`] of the process; a second one panics.
+static RUN_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// The environment variable with the memory limit of the check process, in bytes.
 pub const MEMORY_LIMIT_VAR: &str = "TENSORLINGS_MEMORY_LIMIT";
@@ -395,6 +408,8 @@ impl Report {
         let mut out = String::new();
         out.push_str("{\n");
         out.push_str(&format!("  \"format_version\": {},\n", Self::FORMAT_VERSION));
+        // Signed by `trust::sign` once the text is complete; zeros when there is no secret.
+        out.push_str(&format!("  {}{}\",\n", crate::trust::MAC_FIELD, "0".repeat(crate::trust::MAC_HEX_LEN)));
         out.push_str("  \"device\": ");
         push_json_string(&mut out, &self.device);
         if let Some(error) = &self.error {
@@ -428,7 +443,7 @@ impl Report {
         let temp = path.with_file_name(temp_name);
         let written = (|| {
             let mut file = std::fs::File::create(&temp)?;
-            file.write_all(self.to_json().as_bytes())?;
+            file.write_all(crate::trust::sign(self.to_json()).as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&temp, path)
         })();

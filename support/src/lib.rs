@@ -21,6 +21,7 @@ mod panics;
 pub mod random;
 pub mod source;
 pub mod timing;
+pub mod trust;
 
 pub use check::{CheckResult, Checks, Failure, within};
 pub use compare::{Tolerance, assert_close, assert_unchanged};
@@ -40,6 +41,9 @@ macro_rules! exercise_modules {
     ($file:literal) => {
         #[allow(dead_code)]
         const EXERCISE_SOURCE: &str = include_str!(concat!(env!("TENSORLINGS_SUBJECT_DIR"), "/", $file));
+        // Learner code may not use `unsafe`: with it, it could read the harness's memory or run
+        // before `main` (a constructor), and so forge a report.
+        #[forbid(unsafe_code)]
         #[allow(dead_code, unused_imports, unused_variables, unused_mut)]
         pub mod exercise {
             include!(concat!(env!("TENSORLINGS_SUBJECT_DIR"), "/", $file));
