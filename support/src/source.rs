@@ -7,7 +7,7 @@
 //! its code: comments, string literals and the body of `fn main` (the learner's playground)
 //! left out, so a doc comment that mentions `einsum` does not count.
 
-use crate::check::{CheckResult, Failure};
+use crate::failure::{CheckResult, Failure};
 
 /// `source` with its comments and the contents of its string and char literals blanked out, so
 /// that only code remains. Lines are kept, so positions stay meaningful.
@@ -174,6 +174,15 @@ pub fn assert_no_method_calls(source: &str, methods: &[&str], why: &str) -> Chec
     Ok(())
 }
 
+/// [`assert_calls`] `name`, then [`assert_no_method_calls`] of the shortcuts around it, with the
+/// same `why`: for an exercise about one API, "written with einsum, not with matmul":
+/// `assert_written_with(EXERCISE_SOURCE, "einsum", &["matmul", "mm", "bmm"], "this section is
+/// about einsum: ...")`.
+pub fn assert_written_with(source: &str, name: &str, shortcuts: &[&str], why: &str) -> CheckResult {
+    assert_calls(source, name, why)?;
+    assert_no_method_calls(source, shortcuts, why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +231,19 @@ mod tests {
         let own = "pub fn matmul(a: &Tensor) -> Tensor { a.shallow_clone() }\nfn main() { matmul(&x); }";
         assert!(assert_no_method_calls(own, &methods, "").is_ok());
         assert!(assert_no_method_calls("// a.matmul(b)\nfn f() {}", &methods, "").is_ok());
+    }
+
+    #[test]
+    fn written_with_needs_the_api_and_none_of_the_shortcuts() {
+        let why = "use einsum";
+        assert!(
+            assert_written_with("fn f() { Tensor::einsum(e, &[a], None) }", "einsum", &["mm"], why).is_ok()
+        );
+        let shortcut =
+            assert_written_with("fn f() { Tensor::einsum(e, &[a], None).mm(b) }", "einsum", &["mm"], why);
+        assert_eq!(shortcut.unwrap_err().message(), "your code calls `.mm(..)` (line 1): use einsum");
+        let missing = assert_written_with("fn f() { a.sum() }", "einsum", &["mm"], why);
+        assert_eq!(missing.unwrap_err().message(), "your code does not use `einsum`: use einsum");
     }
 
     #[test]
