@@ -34,6 +34,7 @@
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
+//! - [`lexer`]: Rust source as tokens (std only, shared with the runner's outside-reach guard).
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
@@ -44,6 +45,7 @@ pub mod compare;
 pub mod device;
 pub mod failure;
 pub mod gradcheck;
+pub mod lexer;
 mod panics;
 pub mod random;
 pub mod reference;
