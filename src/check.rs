@@ -38,7 +38,7 @@ fn outside_reach_verdict(course: &Course, exercise: &ExerciseInfo, stage: Option
         Some(_) => format!("exercises/{}", exercise.rel_path()),
         None => course.display_path(&path).into_owned(),
     };
-    Some(Verdict::new(Outcome::ReachesOutside { path: shown, line, pattern: pattern.to_string(), why }))
+    Some(Verdict::new(Outcome::ReachesOutside { path: shown, line, pattern, why }))
 }
 
 /// Builds and checks one exercise (the path of `run` and watch mode).
