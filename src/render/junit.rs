@@ -8,11 +8,28 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use super::{details, summary};
 use crate::course::Course;
 use crate::grade::Graded;
+use crate::shipped::Tampering;
 use crate::verdict::{CheckOutcome, CheckResult, Status, Verdict};
 
 /// One test suite per exercise at `indices`, named by the exercise, its section as classname.
-pub fn report(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &str) -> String {
+pub fn report(
+    course: &Course,
+    indices: &[usize],
+    verdicts: &[Verdict],
+    tampering: &Tampering,
+    invoke: &str,
+) -> String {
     let mut report = Report::new("tensorlings");
+    // A changed check or solution makes every result suspect: a failing suite of its own says so.
+    if !tampering.is_clean() {
+        let mut suite = TestSuite::new("course integrity");
+        for line in super::tampering_lines(tampering) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(line.as_str());
+            suite.add_test_case(TestCase::new(line.split(' ').next().unwrap_or("file"), status));
+        }
+        report.add_test_suite(suite);
+    }
     for (&index, verdict) in indices.iter().zip(verdicts) {
         let exercise = &course.exercises()[index];
         let mut suite = TestSuite::new(exercise.name.as_str());

@@ -12,6 +12,7 @@ use crate::bytes::Bytes;
 use crate::course::Course;
 use crate::grade::Graded;
 use crate::info_file::ExerciseInfo;
+use crate::shipped::Tampering;
 use crate::state::State;
 use crate::verdict::{CheckOutcome, CheckResult, Outcome, Status, Verdict};
 
@@ -268,8 +269,34 @@ pub fn summary_table(course: &Course, indices: &[usize], verdicts: &[Verdict], i
 #[derive(Serialize)]
 struct JsonReport<'a> {
     format_version: u32,
+    /// False when a file that decides verdicts differs from the course as shipped.
+    trusted: bool,
+    /// Which files differ, when any do.
+    #[serde(skip_serializing_if = "Tampering::is_clean")]
+    integrity: &'a Tampering,
     summary: Tally,
     exercises: Vec<JsonExercise<'a>>,
+}
+
+/// One line per file that decides verdicts and differs from the course as shipped.
+pub fn tampering_lines(tampering: &Tampering) -> Vec<String> {
+    let lines = |paths: &[String], what: &str| {
+        paths
+            .iter()
+            .map(|path| format!("{path} was {what}: this result cannot be trusted for grading"))
+            .collect::<Vec<_>>()
+    };
+    [
+        lines(&tampering.modified, "modified"),
+        lines(&tampering.added, "added"),
+        lines(&tampering.removed, "removed"),
+    ]
+    .concat()
+}
+
+/// The warning `verify` prints above its table when the course's own files were changed.
+pub fn tampering_warning(tampering: &Tampering) -> String {
+    tampering_lines(tampering).iter().map(|line| format!("{} {line}\n", "warning:".yellow().bold())).collect()
 }
 
 /// How many passed, failed, and could not be checked at all (setup errors).
@@ -360,7 +387,13 @@ pub fn grade_summary<'a>(graded: impl Iterator<Item = &'a Graded>, out: &std::pa
 }
 
 /// One JSON document for graders: see the README for its fields.
-pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &str) -> String {
+pub fn json(
+    course: &Course,
+    indices: &[usize],
+    verdicts: &[Verdict],
+    tampering: &Tampering,
+    invoke: &str,
+) -> String {
     let exercises: Vec<JsonExercise> = indices
         .iter()
         .zip(verdicts)
@@ -378,7 +411,13 @@ pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &s
             }
         })
         .collect();
-    let report = JsonReport { format_version: 1, summary: Tally::of(verdicts), exercises };
+    let report = JsonReport {
+        format_version: 1,
+        trusted: tampering.is_clean(),
+        integrity: tampering,
+        summary: Tally::of(verdicts),
+        exercises,
+    };
     serde_json::to_string_pretty(&report).expect("the report serializes")
 }
 
