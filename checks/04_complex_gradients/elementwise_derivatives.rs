@@ -173,7 +173,7 @@ fn main() {
             let got = exercise::derivatives(&sigmoid, &x, 3);
             assert_unchanged("x", &x, &x_before)?;
             for (k, (got, expected)) in got.iter().zip(&expected).enumerate() {
-                within(format!("for f(x) = sigmoid(x), x of shape [6]"), || {
+                within("for f(x) = sigmoid(x), x of shape [6]", || {
                     assert_close(
                         &format!("derivative {}, compared with finite differences,", k + 1),
                         got,

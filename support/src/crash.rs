@@ -52,15 +52,15 @@ pub fn explain_segfaults(explanation: &'static str) -> std::io::Result<()> {
     // alternate stack that Rust sets up.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_segfault as usize;
+        action.sa_sigaction = on_segfault as SigInfoHandler as usize;
         action.sa_flags = libc::SA_RESETHAND | libc::SA_SIGINFO | libc::SA_ONSTACK;
         libc::sigemptyset(&mut action.sa_mask);
         let mut previous: libc::sigaction = std::mem::zeroed();
         if libc::sigaction(libc::SIGSEGV, &action, &mut previous) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        let chained =
-            previous.sa_flags & libc::SA_SIGINFO != 0 && previous.sa_sigaction != on_segfault as usize;
+        let chained = previous.sa_flags & libc::SA_SIGINFO != 0
+            && previous.sa_sigaction != on_segfault as SigInfoHandler as usize;
         if chained {
             PREVIOUS.store(previous.sa_sigaction, Ordering::SeqCst);
         }
@@ -100,7 +100,7 @@ mod tests {
             assert_eq!(libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut current), 0);
             current
         };
-        assert_eq!(current.sa_sigaction, on_segfault as usize);
+        assert_eq!(current.sa_sigaction, on_segfault as SigInfoHandler as usize);
         assert_ne!(current.sa_flags & libc::SA_RESETHAND, 0);
         assert_eq!(LENGTH.load(Ordering::SeqCst), "test explanation\n".len());
         // Put the default back: the test process must crash normally if anything else faults.
