@@ -85,7 +85,7 @@ fn matrix_with_cross_term(device: Device) -> Case {
         let _ = cross.get(0).get(j).get(1).get(j).fill_(1.0);
         let _ = cross.get(1).get(j).get(0).get(j).fill_(1.0);
     }
-    case.hessian = case.hessian + cross;
+    case.hessian += cross;
     case.name = "f(x) = sum(x^3 sin x) + sum(x[0] * x[1]), x of shape [2, 3]".into();
     case.f = Box::new(|t: &Tensor| {
         (t.pow_tensor_scalar(3) * t.sin()).sum(t.kind()) + (t.get(0) * t.get(1)).sum(t.kind())
