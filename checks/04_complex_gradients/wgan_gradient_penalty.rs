@@ -211,9 +211,14 @@ fn penalty_matches(params: &Params, shape: Shape, x_hat: &Tensor, lambda: f64) -
 fn interpolate_matches(real: &Tensor, fake: &Tensor, epsilon: &Tensor) -> CheckResult {
     within(
         format!(
-            "{} and epsilon {:?}",
+            "{} and epsilon [{}]",
             describe("real and fake", real),
-            Vec::<f64>::try_from(epsilon.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default()
+            Vec::<f64>::try_from(epsilon.to_kind(Kind::Double).to_device(Device::Cpu))
+                .unwrap_or_default()
+                .iter()
+                .map(|e| format!("{e:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         || {
             let (real_before, fake_before, eps_before) = (real.copy(), fake.copy(), epsilon.copy());

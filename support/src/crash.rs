@@ -21,13 +21,13 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// The usual cause of a segfault in autograd code with tch.
 pub const BACKWARD_WITHOUT_GRAD: &str = "\
-tensorlings: the check crashed with a segmentation fault. In autograd code with tch the usual \
-cause is Tensor::run_backward (or backward()) from a tensor that does not require grad: PyTorch \
-raises \"element 0 of tensors does not require grad\", tch crashes instead. It happens to a \
-gradient computed without create_graph = true (it has no graph to differentiate again), and to \
-a derivative that is a constant (the second derivative of x^2, the gradient of a linear \
-function). Test `t.requires_grad()` before run_backward from `t`: when it is false, the \
-gradient is 0.\n";
+tensorlings: the check crashed with a segmentation fault. In autograd code with tch the usual cause
+is Tensor::run_backward (or backward()) from a tensor that does not require grad: PyTorch raises
+\"element 0 of tensors does not require grad\", tch crashes instead. It happens to a gradient
+computed without create_graph = true (it has no graph to differentiate again), and to a derivative
+that is a constant (the second derivative of x^2, the gradient of a linear function). Test
+`t.requires_grad()` before run_backward from `t`: when it is false, the gradient is 0.
+";
 
 static MESSAGE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static LENGTH: AtomicUsize = AtomicUsize::new(0);
