@@ -5,6 +5,7 @@
 //! - [`compare`]: `assert_close` that explains where and how two tensors differ.
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
+//! - [`memory`]: bytes held, peak and allocations of libtorch's allocators (CPU and CUDA).
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`crash`]: an explanation on stderr when a check segfaults for a known reason.
@@ -17,6 +18,7 @@ pub mod compare;
 pub mod crash;
 pub mod device;
 pub mod gradcheck;
+pub mod memory;
 mod panics;
 pub mod random;
 pub mod source;
