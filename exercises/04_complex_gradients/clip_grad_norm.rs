@@ -84,27 +84,38 @@ pub fn clip_grad_norm_per_parameter(params: &[Tensor], max_norm: f64, norm_type:
 fn main() {
     let options = (Kind::Double, Device::Cpu);
     // Two parameters whose gradients are [3, 4] and [0, 12]: a total 2-norm of 13.
+    let original = [Tensor::from_slice(&[3.0f64, 4.0]), Tensor::from_slice(&[0.0f64, 12.0])];
     let make = || {
-        let params = [
-            Tensor::zeros([2], options).set_requires_grad(true),
-            Tensor::zeros([2], options).set_requires_grad(true),
-        ];
-        let grads = [Tensor::from_slice(&[3.0f64, 4.0]), Tensor::from_slice(&[0.0f64, 12.0])];
-        for (p, g) in params.iter().zip(&grads) {
+        let params =
+            [Tensor::zeros([2], options), Tensor::zeros([2], options)].map(|p| p.set_requires_grad(true));
+        for (p, g) in params.iter().zip(&original) {
             (p * g).sum(Kind::Double).backward();
         }
         params
     };
+    let values = |params: &[Tensor]| -> Vec<Vec<f64>> {
+        params.iter().map(|p| Vec::<f64>::try_from(&p.grad()).unwrap_or_default()).collect()
+    };
+    // The cosine between the whole gradient (both parameters as one vector) and the original:
+    // 1 when the direction is kept.
+    let cosine = |params: &[Tensor]| {
+        let now = Tensor::cat(&params.iter().map(Tensor::grad).collect::<Vec<_>>(), 0);
+        let before = Tensor::cat(&original, 0);
+        (now.dot(&before) / (now.norm() * before.norm())).double_value(&[])
+    };
     let params = make();
-    println!(
-        "total norms: p=1 {}, p=2 {}, p=inf {}",
+    let (p1, p2, inf) = (
         total_grad_norm(&params, 1.0),
         total_grad_norm(&params, 2.0),
-        total_grad_norm(&params, f64::INFINITY)
+        total_grad_norm(&params, f64::INFINITY),
     );
-    println!("clip to 1.3: total was {:?}", clip_grad_norm(&params, 1.3, 2.0, false));
-    println!("now {} and {}: the same direction, a tenth of the length", params[0].grad(), params[1].grad());
+    println!("total norms: p = 1: {p1}, p = 2: {p2}, p = inf: {inf}");
+    println!("clip_grad_norm to 1.3 returned {:?}", clip_grad_norm(&params, 1.3, 2.0, false));
+    println!("  gradients now {:?}, cosine with the original {:.4}", values(&params), cosine(&params));
     let params = make();
-    println!("per parameter to 1.3: norms were {:?}", clip_grad_norm_per_parameter(&params, 1.3, 2.0));
-    println!("now {} and {}: the small one grew relative to the big one", params[0].grad(), params[1].grad());
+    println!(
+        "clip_grad_norm_per_parameter to 1.3 returned {:?}",
+        clip_grad_norm_per_parameter(&params, 1.3, 2.0)
+    );
+    println!("  gradients now {:?}, cosine with the original {:.4}", values(&params), cosine(&params));
 }
