@@ -100,7 +100,7 @@ fn derivatives_match(
                 } else if k > 0 && all_zero(got) && !all_zero(expected) {
                     "\n  it is 0 everywhere: was the derivative before it computed with create_graph = true? \
                      Without it, that derivative has no graph and its own derivative is lost"
-                } else if k > 0 && is_close(got, &exercise_first(f, x), tol) {
+                } else if k > 0 && is_close(got, &first_derivative(f, x), tol) {
                     "\n  it equals the first derivative: differentiate the previous derivative, not f(x) again"
                 } else {
                     ""
@@ -113,7 +113,7 @@ fn derivatives_match(
 }
 
 /// The first derivative by the reference, to recognize it where a later one belongs.
-fn exercise_first(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> Tensor {
+fn first_derivative(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> Tensor {
     solution::derivatives(f, x, 1).remove(0)
 }
 
