@@ -15,9 +15,7 @@
 //! gradient by its own norm, the norms from before returned, None where there is no gradient.
 //! The parameters' values never change; the gradients are changed in place.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::random::randn;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/clip_grad_norm.rs");
 
@@ -309,7 +307,7 @@ const INF: f64 = f64::INFINITY;
 
 fn main() {
     let shapes: &[&[i64]] = &[&[3, 4], &[5], &[2, 2, 2]];
-    Checks::new("clip_grad_norm")
+    Checks::new()
         .check("total_grad_norm with p = 2 over three parameters, as one vector", move |ctx| {
             total_matches(&Case::random(shapes, Kind::Float, ctx.device()), 2.0)
         })

@@ -16,10 +16,8 @@
 //!   f''  = 6x sin x + 6x^2 cos x - x^3 sin x
 //!   f''' = 6 sin x + 18x cos x - 9x^2 sin x - x^3 cos x
 
-use tch::{Device, Kind, Tensor};
 use tensorlings_support::crash::{BACKWARD_WITHOUT_GRAD, explain_segfaults};
-use tensorlings_support::random::{randn, uniform};
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/elementwise_derivatives.rs");
 
@@ -125,7 +123,7 @@ fn x3_sin_matches(shape: &[i64], kind: Kind, device: Device) -> CheckResult {
 fn main() {
     // A learner's run_backward from a constant derivative crashes the process: say why.
     let _ = explain_segfaults(BACKWARD_WITHOUT_GRAD);
-    Checks::new("elementwise_derivatives")
+    Checks::new()
         .check("x^3 sin(x): f', f'', f''' against the closed forms, in float64", |ctx| {
             x3_sin_matches(&[2, 5], Kind::Double, ctx.device())
         })

@@ -13,10 +13,8 @@
 //! left as they were and x gets no gradient. Typical mistakes are named: a Hessian of zeros (no
 //! create_graph), [n, n] for a 2-D x, H times ones (v forgotten), the gradient itself.
 
-use tch::{Device, Kind, Tensor};
 use tensorlings_support::crash::{BACKWARD_WITHOUT_GRAD, explain_segfaults};
-use tensorlings_support::random::{randn, uniform};
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/hessian_products.rs");
 
@@ -207,7 +205,7 @@ fn finite_difference_hessian(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> Tenso
 fn main() {
     // A learner's run_backward from a gradient without a graph crashes the process: say why.
     let _ = explain_segfaults(BACKWARD_WITHOUT_GRAD);
-    Checks::new("hessian_products")
+    Checks::new()
         .check("hessian of sum(x^3 sin x) is diag(f''), in float64 and float32", |ctx| {
             hessian_matches(&sum_x3_sin(&uniform(&[5], -3.0, 3.0, Kind::Double, ctx.device())))?;
             hessian_matches(&sum_x3_sin(&uniform(&[4], -3.0, 3.0, Kind::Float, ctx.device())))

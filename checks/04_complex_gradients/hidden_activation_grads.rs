@@ -12,10 +12,7 @@
 //! the same net gives the same answer (nothing accumulates), for any incoming gradient, not only
 //! the loss's. Returned gradients must not require grad. Inputs are left as they were.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::random::randn;
-use tensorlings_support::source::assert_calls;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/hidden_activation_grads.rs");
 
@@ -236,7 +233,7 @@ fn first_layer_matches(case: &Case) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("hidden_activation_grads")
+    Checks::new()
         .check("hidden_grads_retain: dL/dh, dL/da and the parameters' gradients on a batch of 5", |ctx| {
             retain_matches(&Case::random(5, 3, 4, 2, Kind::Float, ctx.device()))
         })

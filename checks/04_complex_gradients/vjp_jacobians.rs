@@ -16,10 +16,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tch::{Device, Kind, Tensor};
 use tensorlings_support::crash::{BACKWARD_WITHOUT_GRAD, explain_segfaults};
-use tensorlings_support::random::randn;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/vjp_jacobians.rs");
 
@@ -276,7 +274,7 @@ fn jacobian_checks<'a>(checks: Checks<'a>, method: Method, prefix: &'static str)
 fn main() {
     // A learner's run_backward from an output without a graph crashes the process: say why.
     let _ = explain_segfaults(BACKWARD_WITHOUT_GRAD);
-    let checks = Checks::new("vjp_jacobians")
+    let checks = Checks::new()
         .check("vector_jacobian_product equals J^T v: a linear map, softmax, a matrix function", |ctx| {
             let device = ctx.device();
             let case = linear(3, 4, device);

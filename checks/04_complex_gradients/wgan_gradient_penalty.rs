@@ -27,10 +27,7 @@
 
 use std::cell::RefCell;
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
-use tensorlings_support::random::{randn, uniform};
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("04_complex_gradients/wgan_gradient_penalty.rs");
 
@@ -342,7 +339,7 @@ fn penalty_drawn_matches(
 }
 
 fn main() {
-    Checks::new("wgan_gradient_penalty")
+    Checks::new()
         .check("interpolate with one epsilon per sample, on a square batch [4, 4] and on [4, 3]", |ctx| {
             let device = ctx.device();
             // Square first: an epsilon that is not broadcast runs there, and is named.
