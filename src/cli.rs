@@ -66,6 +66,9 @@ pub enum OutputFormat {
     Human,
     /// One JSON document on stdout, for graders and CI.
     Json,
+    /// JUnit XML on stdout, for CI systems' test reports: a test suite per exercise, a test
+    /// case per check.
+    Junit,
 }
 
 #[derive(Subcommand)]

@@ -1,4 +1,7 @@
-//! Text that people read: verdicts, the exercise list, progress lines.
+//! Text that people read: verdicts, the exercise list, progress lines; and the same verdicts for
+//! machines (JSON, and JUnit XML in `junit`).
+
+pub mod junit;
 
 use std::fmt::Write as _;
 
