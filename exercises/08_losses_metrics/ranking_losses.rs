@@ -56,7 +56,11 @@ pub fn ranknet_loss(scores: &Tensor, relevance: &Tensor) -> Tensor {
 /// ```
 pub fn margin_ranking_loss(scores: &Tensor, relevance: &Tensor, margin: f64) -> Tensor {
     // TODO
-    todo!("margin_ranking_loss of scores {:?}, margin {margin}", scores.size())
+    todo!(
+        "margin_ranking_loss of scores {:?} and relevance {:?}, margin {margin}",
+        scores.size(),
+        relevance.size()
+    )
 }
 
 /// ListNet's top-one loss: for each list (row), the cross entropy
