@@ -45,6 +45,8 @@ enum Variant {
     WithSelf,
     /// Only the N rows of the first view averaged.
     FirstViewOnly,
+    /// Dot products of the rows as they are, not cosine similarities.
+    NotNormalized,
 }
 
 /// NT-Xent by loops, one row at a time, in f64.
@@ -53,7 +55,7 @@ fn nt_xent_by_loops(z1: &Tensor, z2: &Tensor, temperature: f64, variant: Variant
     z.extend(rows(z2));
     let two_n = z.len();
     let n = two_n / 2;
-    for row in &mut z {
+    for row in z.iter_mut().filter(|_| variant != Variant::NotNormalized) {
         let norm = dot(row, row).sqrt().max(1e-12);
         row.iter_mut().for_each(|v| *v /= norm);
     }
@@ -110,6 +112,10 @@ fn name_the_mistake(failure: Failure, got: &Tensor, z1: &Tensor, z2: &Tensor, te
         (
             Variant::FirstViewOnly,
             "it equals the mean over the first view's N rows only: the rows of the second view (positive i - N) count too, 2N rows in all",
+        ),
+        (
+            Variant::NotNormalized,
+            "it equals the loss on dot products of the rows as they are: normalize each row to length 1 first (cosine similarities), dividing by max(|z|, 1e-12)",
         ),
     ];
     for (variant, hint) in hints {
