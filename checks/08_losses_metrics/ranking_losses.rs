@@ -120,16 +120,17 @@ fn name_the_mistake(
     }
 }
 
-/// The gradient of a loss with respect to a copy of the scores; `None` when it has none.
-fn gradient(loss: impl Fn(&Tensor) -> Tensor, scores: &Tensor) -> Result<Option<Tensor>, Failure> {
+/// The gradient of a loss with respect to a copy of the scores; an undefined tensor when it has
+/// none.
+fn gradient(loss: impl Fn(&Tensor) -> Tensor, scores: &Tensor) -> Result<Tensor, Failure> {
     let leaf = scores.detach().copy().set_requires_grad(true);
     let out = loss(&leaf);
     check_that!(out.size().is_empty(), "the loss has shape {:?}; it must be a scalar (shape [])", out.size());
     // run_backward from a root that does not require grad crashes libtorch: test first.
     if !out.requires_grad() {
-        return Ok(None);
+        return Ok(Tensor::new());
     }
-    Ok(Tensor::f_run_backward(&[out], &[&leaf], false, false)?.pop())
+    Ok(Tensor::f_run_backward(&[out], &[&leaf], false, false)?.remove(0))
 }
 
 fn loss_matches(loss: Loss, scores: &Tensor, relevance: &Tensor) -> CheckResult {
@@ -177,25 +178,25 @@ fn loss_matches(loss: Loss, scores: &Tensor, relevance: &Tensor) -> CheckResult 
         }
         let expected_grad = gradient(|s| loss.solution(s, relevance), scores)?;
         let got_grad = gradient(|s| loss.exercise(s, relevance), scores)?;
-        if let Some(g) = &got_grad {
+        if got_grad.defined() {
             check_that!(
-                g.isfinite().all().int64_value(&[]) != 0,
+                got_grad.isfinite().all().int64_value(&[]) != 0,
                 "the gradient with respect to the scores has NaN or infinite values: exp overflows at \
                  large scores (use softplus / log_softmax), and a mean over no pair must be 0, not 0 / 0"
             );
         }
-        assert_grad_close("scores", got_grad, expected_grad, tol)
+        assert_grad_close("scores", &got_grad, &expected_grad, tol)
     })
 }
 
 const ALL: [Loss; 4] = [Loss::RankNet, Loss::Margin(1.0), Loss::Margin(0.1), Loss::ListNet];
 
 fn grades(shape: &[i64], device: Device) -> Tensor {
-    randint(4, shape, device).to_kind(Kind::Float)
+    randint(shape, 4, device).to_kind(Kind::Float)
 }
 
 fn main() {
-    Checks::new("ranking_losses")
+    Checks::new()
         .check("each loss on 3 lists of 5 items with tied grades (float32)", |ctx| {
             let scores = randn(&[3, 5], Kind::Float, ctx.device()) * 2.0;
             let relevance = grades(&[3, 5], ctx.device());
@@ -222,7 +223,7 @@ fn main() {
             ALL.iter().try_for_each(|&loss| loss_matches(loss, &scores, &relevance))
         })
         .check("scores of +-100 (float32): finite values and gradients", |ctx| {
-            let scores = (randint(3, &[2, 5], ctx.device()) - 1).to_kind(Kind::Float) * 100.0;
+            let scores = (randint(&[2, 5], 3, ctx.device()) - 1).to_kind(Kind::Float) * 100.0;
             // Distinct relevances, in the opposite order of some scores.
             let relevance = randn(&[2, 5], Kind::Float, ctx.device());
             ALL.iter().try_for_each(|&loss| loss_matches(loss, &scores, &relevance))

@@ -216,8 +216,8 @@ fn metric_matches(metric: Metric, scores: &Tensor, target: &Tensor, sklearn: Opt
 /// A batch with ties: scores rounded to halves.
 fn random_batch(b: i64, n: i64, kind: Kind, device: Device) -> (Tensor, Tensor, Tensor) {
     let scores = ((randn(&[b, n], kind, device) * 2.0).round() / 2.0).to_kind(kind);
-    let labels = randint(2, &[b, n], device).to_kind(Kind::Bool);
-    let relevance = randint(4, &[b, n], device).to_kind(Kind::Float);
+    let labels = randint(&[b, n], 2, device).to_kind(Kind::Bool);
+    let relevance = randint(&[b, n], 4, device).to_kind(Kind::Float);
     (scores, labels, relevance)
 }
 
@@ -231,7 +231,7 @@ fn all_metrics_match(scores: &Tensor, labels: &Tensor, relevance: &Tensor) -> Ch
 }
 
 fn main() {
-    Checks::new("ranking_metrics")
+    Checks::new()
         .check("roc_auc equals sklearn's roc_auc_score, ties counting one half", |ctx| {
             let (s, y, _) = table(ctx.device());
             metric_matches(Metric::Auc, &s.to_kind(Kind::Float), &y, Some(&TABLE_AUC))?;

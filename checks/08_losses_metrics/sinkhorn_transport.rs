@@ -146,7 +146,7 @@ fn marginals_hold(p: &Problem, epsilon: f64, iterations: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("sinkhorn_transport")
+    Checks::new()
         .check("sinkhorn on 5 against 4 random points at epsilon 0.1 and 0.01 (float64)", |ctx| {
             let p = random_problem(5, 4, Kind::Double, ctx.device());
             matches(&p, 0.1, 50)?;
