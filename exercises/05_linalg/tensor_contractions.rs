@@ -58,7 +58,7 @@ pub fn mode_product(t: &Tensor, m: &Tensor, mode: i64) -> Tensor {
 /// ```
 pub fn tucker_reconstruct(core: &Tensor, a: &Tensor, b: &Tensor, c: &Tensor) -> Tensor {
     // TODO: one einsum with four operands (or three mode products).
-    todo!("tucker_reconstruct of a core of shape {:?}", core.size())
+    todo!("tucker_reconstruct of {:?} with {:?}, {:?}, {:?}", core.size(), a.size(), b.size(), c.size())
 }
 
 fn main() {
