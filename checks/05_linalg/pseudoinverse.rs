@@ -67,7 +67,7 @@ fn scales(a: &Tensor, rtol: Option<f64>) -> (f64, f64, f64, f64) {
     for row in Vec::<Vec<f64>>::try_from(&s).unwrap() {
         let top = row[0];
         let cutoff = rtol.unwrap_or(c) * top;
-        if let Some(&low) = row.iter().filter(|&&v| v > cutoff).next_back() {
+        if let Some(&low) = row.iter().rfind(|&&v| v > cutoff) {
             s_max = s_max.max(top);
             kappa = kappa.max(top / low);
             inv_min = inv_min.max(1.0 / low);
