@@ -10,10 +10,10 @@
 //! matrix (every singular value 0 and a cutoff of 0: `>=` keeps them, a 0/1 mask times 1/s
 //! gives NaN); a batch with a matrix 1e7 times larger than the other (the cutoff is per matrix);
 //! an explicit rtol on a matrix of norm 10 (a cutoff of rtol, not rtol * s.max(), keeps a
-//! value it should drop); a transposed input; float64, with a singular value of 1e-9 that
-//! float32's epsilon would drop. No singular value is near a cutoff, so
-//! every correct way to the singular values keeps the same ones. The last check reads the
-//! exercise's code: calling linalg_pinv or linalg_lstsq is not the exercise.
+//! value it should drop); an empty batch; a transposed input; float64, with a singular value
+//! of 1e-9 that float32's epsilon would drop. No singular value is near a cutoff, so every
+//! correct way to the singular values keeps the same ones. The last check reads the exercise's
+//! code: calling linalg_pinv or linalg_lstsq is not the exercise.
 //!
 //! Tolerances follow the perturbation theory of the pseudoinverse: with s_max the largest and
 //! s_min the smallest kept singular value, kappa = s_max / s_min, and c = max(m, n) * eps, an
@@ -187,9 +187,10 @@ fn main() {
             let a = with_singular_values(5, 4, &[10.0, 5.0, 1.0, 0.1], Kind::Float, ctx.device());
             pinv_matches(&a, Some(0.05), "a matrix with singular values 10, 5, 1, 0.1")
         })
-        .check("pinv of a batch [3, 4, 2], of a transposed input, and in float64", |ctx| {
+        .check("pinv of a batch [3, 4, 2], an empty batch, a transposed input, and float64", |ctx| {
             let dev = ctx.device();
             pinv_matches(&randn(&[3, 4, 2], Kind::Float, dev), None, "a batch")?;
+            pinv_matches(&randn(&[0, 4, 2], Kind::Float, dev), None, "an empty batch")?;
             pinv_matches(&randn(&[5, 3], Kind::Float, dev).tr(), None, "a transposed matrix")?;
             pinv_matches(&of_rank(5, 4, 2, Kind::Double, dev), None, "a float64 rank-2 matrix")?;
             // 1e-9 is above float64's cutoff (5 * 2.2e-16) and below float32's (5 * 1.2e-7).

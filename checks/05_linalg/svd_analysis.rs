@@ -18,6 +18,7 @@
 //! - condition_number: square, tall and wide matrices, a batch with condition numbers 10, 1e2
 //!   and 1e3, float64; tolerance relative, eps times the condition number (the smallest singular
 //!   value is known to about eps * s.max()).
+//! - numerical_rank and best_rank_k of an empty batch (no matrices: shape [0]).
 //! - best_rank_k: k from 0 to min(m, n), batched, transposed input, float64, and repeated
 //!   singular values inside the kept part (u and v are then any rotation, the approximation is
 //!   still unique); the error is also checked against |a - approximation|_F (Eckart-Young).
@@ -238,8 +239,11 @@ fn main() {
             }
             best_rank_k_matches(&a.transpose(-2, -1), 2)
         })
-        .check("best_rank_k in float64", |ctx| {
-            best_rank_k_matches(&randn(&[2, 6, 4], Kind::Double, ctx.device()), 2)
+        .check("best_rank_k in float64, and rank and best_rank_k of an empty batch [0, 4, 3]", |ctx| {
+            best_rank_k_matches(&randn(&[2, 6, 4], Kind::Double, ctx.device()), 2)?;
+            let empty = randn(&[0, 4, 3], Kind::Float, ctx.device());
+            rank_matches(&empty, &[], "an empty batch")?;
+            best_rank_k_matches(&empty, 2)
         })
         .check("best_rank_k with a repeated singular value inside the kept part (u, v not unique)", |ctx| {
             // Singular values 3, 2, 2, 1 and k = 3: any rotation of the two singular vectors of 2
