@@ -76,6 +76,17 @@ fn scales(a: &Tensor, rtol: Option<f64>) -> (f64, f64, f64, f64) {
     (c, s_max, kappa, inv_min)
 }
 
+/// The index of a matrix of a batch that is all zeros in `got` but not in `expected`.
+fn zeroed_matrix(got: &Tensor, expected: &Tensor) -> Option<i64> {
+    if got.dim() < 3 || got.size() != expected.size() || got.numel() == 0 {
+        return None;
+    }
+    let largest = |t: &Tensor| t.abs().amax([-2, -1].as_slice(), false).reshape([-1]).to_device(Device::Cpu);
+    let (got_max, expected_max) =
+        (Vec::<f64>::try_from(&largest(got)).ok()?, Vec::<f64>::try_from(&largest(expected)).ok()?);
+    (0..got_max.len()).find(|&i| got_max[i] == 0.0 && expected_max[i] > 0.0).map(|i| i as i64)
+}
+
 fn tolerance(atol: f64) -> Tolerance {
     Tolerance::new(two_digits_up(atol.max(1e-12)), 0.0)
 }
@@ -91,7 +102,14 @@ fn pinv_matches(a: &Tensor, rtol: Option<f64>, what: &str) -> CheckResult {
         // Room for the rounding of the last products too (`+ c`), relative to the entries' scale.
         let x_tol = tolerance(2.0 * c * kappa * inv_min + c * inv_min);
         assert_close("pinv(a, rtol)", &x, &expected, x_tol).map_err(|failure| {
-            if x.isnan().any().int64_value(&[]) == 1 && expected.isnan().any().int64_value(&[]) == 0 {
+            if let Some(i) = zeroed_matrix(&x, &expected) {
+                Failure::new(format!(
+                    "{}\n  matrix {i} of the batch has an all-zero pseudoinverse: every one of its \
+                     singular values was dropped. The cutoff is rtol times each matrix's own \
+                     largest singular value (s.narrow(-1, 0, 1)), not the largest of the batch",
+                    failure.message()
+                ))
+            } else if x.isnan().any().int64_value(&[]) == 1 && expected.isnan().any().int64_value(&[]) == 0 {
                 Failure::new(format!(
                     "{}\n  NaN comes from a singular value of 0: 1/0 is inf, and inf times a 0 of a mask \
                      is NaN; choose 0 where a value is dropped with where_self instead of multiplying",

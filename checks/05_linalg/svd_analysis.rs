@@ -166,8 +166,36 @@ fn best_rank_k_matches(a: &Tensor, k: i64) -> CheckResult {
         let (got, got_error) = exercise::best_rank_k(a, k);
         assert_unchanged("a", a, &a_before)?;
         let tol = svd_tolerance(a);
-        assert_close("the approximation", &got, &expected, tol)?;
-        assert_close("the error", &got_error, &expected_error, tol)?;
+        let (m, n) = (a.size()[a.dim() - 2], a.size()[a.dim() - 1]);
+        // Names the off-by-one: the approximation of rank k - 1 or k + 1.
+        assert_close("the approximation", &got, &expected, tol).map_err(|failure| {
+            let neighbour = [k - 1, k + 1].into_iter().filter(|&j| (0..=m.min(n)).contains(&j)).find(|&j| {
+                let other = solution::best_rank_k(a, j).0;
+                other.size() == got.size() && assert_close("", &got, &other, tol).is_ok()
+            });
+            match neighbour {
+                Some(j) => Failure::new(format!(
+                    "{}\n  this is the approximation of rank {j}: keep exactly the first k singular \
+                     values and vectors (narrow(-1, 0, k))",
+                    failure.message()
+                )),
+                None => failure,
+            }
+        })?;
+        assert_close("the error", &got_error, &expected_error, tol).map_err(|failure| {
+            // The spectral-norm error s[k], for the Frobenius error of every dropped value.
+            let s = a.svd(true, false).1;
+            if k < m.min(n) && assert_close("", &got_error, &s.select(-1, k), tol).is_ok() {
+                Failure::new(format!(
+                    "{}\n  this is s[k], the error in the spectral norm; the error asked for is \
+                     |a - approximation|_F, the square root of the sum of the squares of ALL the \
+                     dropped singular values",
+                    failure.message()
+                ))
+            } else {
+                failure
+            }
+        })?;
         // Eckart-Young: the error is the distance from a to the approximation.
         let distance = (a - &got).square().sum_dim_intlist([-2, -1].as_slice(), false, None::<Kind>).sqrt();
         assert_close("the error, compared with |a - approximation|_F,", &got_error, &distance, tol)
