@@ -176,7 +176,8 @@ fn factorize_checks(
             );
             check_that!(
                 losses.len() == iterations + 1,
-                "factorize returned {} losses; expected {} (the loss before the first iteration, then after each)",
+                "factorize returned {} losses; expected {} (the loss before the first iteration, then \
+                 after each)",
                 losses.len(),
                 iterations + 1
             );
@@ -188,12 +189,14 @@ fn factorize_checks(
             let (first, last) = (loss_of(&u0, &v0), loss_of(&u, &v));
             check_that!(
                 tol.allows(losses[0], first),
-                "the first loss is {}, but the loss of (u0, v0) is {first}: record the loss before the first iteration",
+                "the first loss is {}, but the loss of (u0, v0) is {first}: record the loss before the \
+                 first iteration",
                 losses[0]
             );
             check_that!(
                 tol.allows(losses[iterations], last),
-                "the last loss is {}, but the loss of the u and v returned is {last}: record the loss after each iteration",
+                "the last loss is {}, but the loss of the u and v returned is {last}: record the loss \
+                 after each iteration",
                 losses[iterations]
             );
             for (i, pair) in losses.windows(2).enumerate() {
