@@ -4,11 +4,13 @@
 //! compared with the reference and with `torch.linalg.lstsq` (driver "gelsd", the one that
 //! handles rank-deficient matrices).
 //!
-//! Regimes: tall, wide and square matrices; a row and a column (size-1 dimensions); rank-deficient
-//! tall and wide matrices (the normal equations are singular); an ill-conditioned full-rank
-//! matrix (condition number 1e4 in float32, where (a^T a)^-1 a^T is off by 100%); the zero
-//! matrix (every singular value 0 and a cutoff of 0: `>=` keeps them, a 0/1 mask times 1/s
-//! gives NaN); a batch with a matrix 1e7 times larger than the other (the cutoff is per matrix);
+//! Regimes: tall, wide and square matrices; a repeated singular value (the SVD's vectors are
+//! then any rotation, the pseudoinverse is the same); a row and a column (size-1 dimensions);
+//! rank-deficient tall and wide matrices (the normal equations are singular); an
+//! ill-conditioned full-rank matrix (condition number 1e4 in float32, where (a^T a)^-1 a^T is
+//! off by 100%); the zero matrix (every singular value 0 and a cutoff of 0: `>=` keeps them, a
+//! 0/1 mask times 1/s gives NaN); a batch with a matrix 1e7 times larger than the other (the
+//! cutoff is per matrix);
 //! an explicit rtol on a matrix of norm 10 (a cutoff of rtol, not rtol * s.max(), keeps a
 //! value it should drop); an empty batch; a transposed input; float64, with a singular value
 //! of 1e-9 that float32's epsilon would drop. No singular value is near a cutoff, so every
@@ -181,6 +183,10 @@ fn main() {
         .check("pinv of rank-deficient matrices: [6, 5] of rank 3 and [4, 7] of rank 2", |ctx| {
             pinv_matches(&of_rank(6, 5, 3, Kind::Float, ctx.device()), None, "a rank-3 matrix")?;
             pinv_matches(&of_rank(4, 7, 2, Kind::Float, ctx.device()), None, "a rank-2 matrix")
+        })
+        .check("pinv of a matrix with a repeated singular value (its SVD is not unique, pinv is)", |ctx| {
+            let a = with_singular_values(5, 4, &[2.0, 2.0, 2.0, 0.5], Kind::Float, ctx.device());
+            pinv_matches(&a, None, "a matrix with singular values 2, 2, 2, 0.5")
         })
         .check("pinv of an ill-conditioned matrix (condition number 1e4, float32)", |ctx| {
             let a = with_singular_values(6, 4, &[1.0, 0.5, 1e-2, 1e-4], Kind::Float, ctx.device());

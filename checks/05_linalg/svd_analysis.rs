@@ -6,8 +6,8 @@
 //!
 //! Regimes:
 //! - reconstruct: tall, wide and batched factors, given with the signs of pairs of singular
-//!   vectors flipped (still a valid SVD) and as non-contiguous views; compared with the matrix
-//!   itself too.
+//!   vectors flipped (still a valid SVD), rotated inside a repeated singular value (valid too),
+//!   and as non-contiguous views; compared with the matrix itself too.
 //! - numerical_rank: products of random factors of every rank from 1 to 5 in one batch; the same
 //!   matrices scaled by 1e6 and 1e-6 (a fixed tolerance fails); a wide [2, 50] matrix with a
 //!   singular value between the min(m, n) and the max(m, n) tolerances; float64 with singular
@@ -80,9 +80,27 @@ fn svd_tolerance(a: &Tensor) -> Tolerance {
 }
 
 /// `reconstruct` on the SVD of `a`, given with the signs of some pairs of singular vectors
-/// flipped, against the reference and against `a`.
-fn reconstruct_matches(a: &Tensor, non_contiguous: bool) -> CheckResult {
+/// flipped (still a valid SVD), with its singular vectors 1 and 2 rotated when `rotate` (valid
+/// when singular values 1 and 2 are equal), and as non-contiguous views when `non_contiguous`;
+/// against the reference and against `a`.
+fn reconstruct_matches(a: &Tensor, non_contiguous: bool, rotate: bool) -> CheckResult {
     let (u, s, v) = a.svd(true, true);
+    // Inside a repeated singular value any rotation of the singular vectors works: u R and v R
+    // with R a rotation of columns 1 and 2 give u R diag(s) R^T v^T = u diag(s) v^T.
+    let (u, v) = if rotate {
+        let k = s.size()[s.dim() - 1];
+        let (c, sn) = (0.7f64.cos(), 0.7f64.sin());
+        let mut r = vec![0.0; (k * k) as usize];
+        for i in 0..k as usize {
+            r[i * k as usize + i] = 1.0;
+        }
+        let at = |i: usize, j: usize| i * k as usize + j;
+        (r[at(1, 1)], r[at(1, 2)], r[at(2, 1)], r[at(2, 2)]) = (c, -sn, sn, c);
+        let r = Tensor::from_slice(&r).reshape([k, k]).to_kind(a.kind()).to_device(a.device());
+        (u.matmul(&r), v.matmul(&r))
+    } else {
+        (u, v)
+    };
     // Flipping column j of both u and v leaves u diag(s) v^T as it was: a valid SVD too.
     let k = s.size()[s.dim() - 1];
     let signs =
@@ -205,12 +223,16 @@ fn best_rank_k_matches(a: &Tensor, k: i64) -> CheckResult {
 fn main() {
     Checks::new("svd_analysis")
         .check("reconstruct from the SVD of a tall [4, 3] and a wide [3, 5] matrix, signs flipped", |ctx| {
-            reconstruct_matches(&randn(&[4, 3], Kind::Float, ctx.device()), false)?;
-            reconstruct_matches(&randn(&[3, 5], Kind::Float, ctx.device()), false)
+            reconstruct_matches(&randn(&[4, 3], Kind::Float, ctx.device()), false, false)?;
+            reconstruct_matches(&randn(&[3, 5], Kind::Float, ctx.device()), false, false)
         })
         .check("reconstruct a batch [2, 4, 4], non-contiguous u and v, float64", |ctx| {
-            reconstruct_matches(&randn(&[2, 4, 4], Kind::Float, ctx.device()), true)?;
-            reconstruct_matches(&randn(&[3, 3, 2], Kind::Double, ctx.device()), false)
+            reconstruct_matches(&randn(&[2, 4, 4], Kind::Float, ctx.device()), true, false)?;
+            reconstruct_matches(&randn(&[3, 3, 2], Kind::Double, ctx.device()), false, false)
+        })
+        .check("reconstruct from singular vectors rotated inside a repeated singular value", |ctx| {
+            let a = with_singular_values(5, 4, &[3.0, 2.0, 2.0, 1.0], Kind::Float, ctx.device());
+            reconstruct_matches(&a, false, true)
         })
         .check("numerical_rank of a batch of [6, 5] matrices of ranks 1 to 5, and transposed", |ctx| {
             let a = Tensor::stack(
