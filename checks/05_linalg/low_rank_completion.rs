@@ -226,7 +226,7 @@ fn standard_problem(device: Device) -> Problem {
 }
 
 fn main() {
-    Checks::new("low_rank_completion")
+    Checks::new()
         .check("completion_loss of random factors of an [8, 6] matrix, rank 2", |ctx| {
             random_loss(ctx.device(), 8, 6, 2, 0.3, Kind::Float)
         })

@@ -399,7 +399,7 @@ fn with_singular_values(n: i64, d: i64, values: &[f64], offset: f64, kind: Kind,
 }
 
 fn main() {
-    Checks::new("pca_svd")
+    Checks::new()
         .check("pca_fit with k = 2 equals sklearn's PCA on a fixed data set", |ctx| {
             sklearn_fit_matches(ctx.device(), 2)
         })

@@ -169,7 +169,7 @@ fn least_squares_matches(a: &Tensor, b: &Tensor, what: &str) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("pseudoinverse")
+    Checks::new()
         .check("pinv of tall [5, 3], wide [3, 5] and square [4, 4] matrices", |ctx| {
             for shape in [[5, 3], [3, 5], [4, 4]] {
                 pinv_matches(&randn(&shape, Kind::Float, ctx.device()), None, "a random matrix")?;

@@ -221,7 +221,7 @@ fn best_rank_k_matches(a: &Tensor, k: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("svd_analysis")
+    Checks::new()
         .check("reconstruct from the SVD of a tall [4, 3] and a wide [3, 5] matrix, signs flipped", |ctx| {
             reconstruct_matches(&randn(&[4, 3], Kind::Float, ctx.device()), false, false)?;
             reconstruct_matches(&randn(&[3, 5], Kind::Float, ctx.device()), false, false)

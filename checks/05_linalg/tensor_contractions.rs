@@ -243,7 +243,7 @@ fn random_tucker(device: Device, ranks: [i64; 3], sizes: [i64; 3], kind: Kind) -
 }
 
 fn main() {
-    Checks::new("tensor_contractions")
+    Checks::new()
         .check("bilinear_forms on x [5, 3], a [3, 4], y [5, 4]", |ctx| {
             random_bilinear(ctx.device(), 5, 3, 4, Kind::Float)
         })
