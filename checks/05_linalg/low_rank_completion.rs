@@ -6,7 +6,8 @@
 //! - solve_rows against the reference (its systems have a unique solution for lambda > 0), and
 //!   as a property: the gradient of the loss with respect to u vanishes at its result. With a
 //!   row and a column that observe nothing (the row's solution is 0), NaN in the hidden entries,
-//!   everything observed, a transposed (non-contiguous) m, float64.
+//!   everything observed, a transposed (non-contiguous) m, float64. Its code is read: no Rust
+//!   loop over the rows.
 //! - factorize, which may use any method that decreases the loss (the reference is ALS, the
 //!   results are not compared with it): iterations + 1 losses, the first the loss of (u0, v0),
 //!   never rising, the last the loss of the returned factors; u0 and v0 left as they were; on a
@@ -21,6 +22,7 @@
 
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::random::{randn, uniform};
+use tensorlings_support::source::{assert_does_not_call, function};
 use tensorlings_support::{
     CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
@@ -336,6 +338,19 @@ fn main() {
                 &product.zeros_like(),
                 Tolerance::new(1e-6, 0.0),
             )
+        })
+        .check("solve_rows solves every row at once: no Rust loop", |_ctx| {
+            let code = function(EXERCISE_SOURCE, "solve_rows");
+            for keyword in ["for", "while", "loop"] {
+                assert_does_not_call(
+                    &code,
+                    keyword,
+                    "solve every row at once: the Gram matrices of all rows are one einsum weighted by \
+                     the mask ([n, r, r]), and linalg_solve takes the whole batch of systems (a loop \
+                     launches n small solves, one after the other)",
+                )?;
+            }
+            Ok(())
         })
         .run()
 }
