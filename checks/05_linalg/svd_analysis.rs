@@ -159,7 +159,12 @@ fn rank_matches(a: &Tensor, expected_ranks: &[i64], what: &str) -> CheckResult {
         let chosen = Tensor::from_slice(expected_ranks).reshape(expected.size()).to_device(a.device());
         // The check's own assumptions, before the learner is blamed for anything.
         assert_equal("the reference's rank (a bug in the check if this fails)", &expected, &builtin)?;
-        assert_equal("the reference's rank (a bug in the check if this fails)", &expected, &chosen)?;
+        // The ranks the matrices were built with, where the SVD is LAPACK's: a GPU's iterative
+        // SVD may put rounding noise elsewhere, and then the reference and the built-in (which
+        // the learner's result is compared with) still agree with each other.
+        if a.device() == Device::Cpu {
+            assert_equal("the reference's rank (a bug in the check if this fails)", &expected, &chosen)?;
+        }
         assert_equal("numerical_rank(a)", &got, &expected)
     })
 }
