@@ -190,7 +190,7 @@ fn from_padded_matches(lengths: &[i64], width: i64, padding: f64, device: Device
         assert_close("from_padded(padded, lengths).values", &got.values, &expected.values, Tolerance::EXACT)?;
         let back =
             solution::Ragged { values: got.values.shallow_clone(), offsets: got.offsets.shallow_clone() };
-        if width > 0 && lengths.iter().any(|&l| l == width) {
+        if width > 0 && lengths.contains(&width) {
             let zeroed = padded.masked_fill(&valid.logical_not(), 0.0);
             assert_close(
                 "from_padded(padded, lengths) padded again with 0",

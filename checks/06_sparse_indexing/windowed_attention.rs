@@ -105,18 +105,16 @@ fn attention_matches(
     })
 }
 
-/// Random q, k, v of `[b, len, d]`, `[b, len, d]`, `[b, len, dv]`; q and k times `magnitude`;
-/// transposed from `[len, b, ..]` when `strided`.
+/// Random q, k, v of `[b, len, d]`, `[b, len, d]`, `[b, len, dv]` for `[b, len, d, dv]`; q and k
+/// times `magnitude`; transposed from `[len, b, ..]` when `strided`.
 fn qkv(
-    b: i64,
-    len: i64,
-    d: i64,
-    dv: i64,
+    sizes: [i64; 4],
     magnitude: f64,
     strided: bool,
     kind: Kind,
     device: Device,
 ) -> (Tensor, Tensor, Tensor) {
+    let [b, len, d, dv] = sizes;
     let draw = |width: i64| {
         if strided {
             randn(&[len, b, width], kind, device).transpose(0, 1)
@@ -136,7 +134,7 @@ fn both_match(
     kind: Kind,
     device: Device,
 ) -> CheckResult {
-    let (q, k, v) = qkv(b, len, 4, 3, magnitude, strided, kind, device);
+    let (q, k, v) = qkv([b, len, 4, 3], magnitude, strided, kind, device);
     let tol = tolerance(kind, magnitude);
     attention_matches(Version::Dense, &q, &k, &v, window, tol)?;
     attention_matches(Version::Gathered, &q, &k, &v, window, tol)
@@ -173,7 +171,7 @@ fn main() {
             both_match(2, 8, 3, 1.0, true, Kind::Float, ctx.device())
         })
         .check("windowed_attention on 200,000 positions (one dense score matrix: 160 GB)", |ctx| {
-            let (q, k, v) = qkv(1, 200_000, 8, 8, 1.0, false, Kind::Float, ctx.device());
+            let (q, k, v) = qkv([1, 200_000, 8, 8], 1.0, false, Kind::Float, ctx.device());
             within("for q, k, v [1, 200000, 8] and window 4", || {
                 let expected = solution::windowed_attention(&q, &k, &v, 4);
                 let got = exercise::windowed_attention(&q, &k, &v, 4);

@@ -49,7 +49,11 @@ pub fn pick_scores(scores: &Tensor, labels: &Tensor) -> Tensor {
 /// PyTorch: `torch.zeros(num_segments, d).index_add(0, segment_ids, values)`
 pub fn segment_sum(values: &Tensor, segment_ids: &Tensor, num_segments: i64) -> Tensor {
     // TODO
-    todo!("segment_sum of values {:?} into {num_segments} segments", values.size())
+    todo!(
+        "segment_sum of values {:?} and ids {:?} into {num_segments} segments",
+        values.size(),
+        segment_ids.size()
+    )
 }
 
 /// How `segment_reduce` combines the rows of a segment.
@@ -71,7 +75,11 @@ pub enum Reduce {
 /// ```
 pub fn segment_reduce(values: &Tensor, segment_ids: &Tensor, num_segments: i64, reduce: Reduce) -> Tensor {
     // TODO: Reduce::Sum is "sum", Reduce::Mean "mean", Reduce::Amax "amax".
-    todo!("segment_reduce ({reduce:?}) of values {:?} into {num_segments} segments", values.size())
+    todo!(
+        "segment_reduce ({reduce:?}) of values {:?} and ids {:?} into {num_segments} segments",
+        values.size(),
+        segment_ids.size()
+    )
 }
 
 /// The one-hot encoding of `labels` (`[n]`, int64), as float32: `[n, num_classes]`, 1 at

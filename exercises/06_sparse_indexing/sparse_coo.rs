@@ -47,7 +47,12 @@ use tch::{Device, Kind, Tensor};
 /// ```
 pub fn coo_from_triplets(row: &Tensor, col: &Tensor, values: &Tensor, shape: [i64; 2]) -> Tensor {
     // TODO: stack the coordinates into [2, nnz], build the tensor, coalesce.
-    todo!("coo_from_triplets of {} entries into {shape:?}", values.numel())
+    todo!(
+        "coo_from_triplets of rows {:?}, cols {:?}, values {:?} into {shape:?}",
+        row.size(),
+        col.size(),
+        values.size()
+    )
 }
 
 /// The sum of each row of the sparse `[rows, cols]` matrix `a`, as a dense `[rows]` tensor
