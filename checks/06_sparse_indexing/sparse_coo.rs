@@ -18,6 +18,7 @@
 
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::{assert_equal, assert_grad_close};
+use tensorlings_support::memory;
 use tensorlings_support::random::{randint, randn, uniform};
 use tensorlings_support::source::assert_calls;
 use tensorlings_support::{
@@ -212,6 +213,13 @@ fn sparse_linear_matches(weight: &Tensor, x: &Tensor) -> CheckResult {
     })
 }
 
+/// The bytes the allocator hands out for the sparse tensor that `make` returns (what it keeps
+/// once temporaries are freed: its indices and values).
+fn measured_bytes(device: Device, make: impl FnOnce() -> Tensor) -> Result<(Tensor, i64), Failure> {
+    let (a, measurement) = memory::measure(device, make)?;
+    Ok((a, measurement.retained_bytes))
+}
+
 fn bytes_match(a: &Tensor) -> CheckResult {
     within(
         format!(
@@ -279,6 +287,29 @@ fn main() {
             row_sums_match(&random_sparse(0, [3, 2], Kind::Float, ctx.device()))?;
             row_sums_match(&random_sparse(9, [4, 4], Kind::Double, ctx.device()))
         })
+        .check("coo_from_triplets into a 1,000,000 x 1,000,000 matrix (4 TB dense)", |ctx| {
+            let (row, col, values) = random_triplets(50, [HUGE, HUGE], Kind::Float, ctx.device());
+            within("for 50 entries (row, col, values) in a [1000000, 1000000] matrix of Float", || {
+                let expected = solution::coo_from_triplets(&row, &col, &values, [HUGE, HUGE]);
+                let got = exercise::coo_from_triplets(&row, &col, &values, [HUGE, HUGE]);
+                check_that!(
+                    got.is_sparse(),
+                    "`coo_from_triplets(row, col, values, shape)` is a dense tensor"
+                );
+                assert_equal(
+                    "coo_from_triplets(row, col, values, shape).indices()",
+                    &got.indices(),
+                    &expected.indices(),
+                )?;
+                assert_close(
+                    "coo_from_triplets(row, col, values, shape).values()",
+                    &got.values(),
+                    &expected.values(),
+                    Tolerance::default(),
+                )
+            })
+            .map_err(explain_huge)
+        })
         .check("sparse_row_sums of a 1,000,000 x 1,000,000 matrix with 50 entries (4 TB dense)", |ctx| {
             row_sums_match(&huge_sparse(ctx.device()))
         })
@@ -316,6 +347,31 @@ fn main() {
             bytes_match(&three_d)?;
             bytes_match(&random_sparse(0, [7, 7], Kind::Float, d))
         })
+        .check("coo_bytes is what the allocator measures, and 1% of a 1000 x 1000 matrix saves 95%", |ctx| {
+            let d = ctx.device();
+            // 10,000 distinct positions out of 1,000,000: exactly 1%.
+            let positions = Tensor::randperm(1_000_000, (Kind::Int64, d)).narrow(0, 0, 10_000);
+            let (row, col) = (positions.divide_scalar_mode(1000, "floor"), positions.remainder(1000));
+            let values = randn(&[10_000], Kind::Float, d);
+            let (a, sparse_bytes) =
+                measured_bytes(d, || solution::coo_from_triplets(&row, &col, &values, [1000, 1000]))?;
+            let (_, dense_measurement) = memory::measure(d, || a.to_dense(None, false))?;
+            let dense_bytes = dense_measurement.retained_bytes;
+            let got = within("for 1% of a 1000 x 1000 float32 matrix", || Ok(exercise::coo_bytes(&a)))?;
+            check_that!(
+                got == sparse_bytes,
+                "`coo_bytes(a)` is {got}, but the allocator handed out {sparse_bytes} bytes for a \
+                 ({} entries: their int64 indices, 2 x 8 bytes each, and their float32 values, 4 \
+                 bytes each); dense it takes {dense_bytes}",
+                a.internal_nnz()
+            );
+            check_that!(
+                sparse_bytes * 20 == dense_bytes,
+                "measured: COO {sparse_bytes} bytes, dense {dense_bytes}: expected COO to take 5% of \
+                 the dense bytes at 1% density (a bug in the check)"
+            );
+            Ok(())
+        })
         .check("coo_break_even_density: float32, float64 and float16 in 1 to 3 dimensions", |_ctx| {
             for kind in [Kind::Float, Kind::Double, Kind::Half] {
                 for ndim in 1..=3 {
@@ -342,19 +398,20 @@ fn main() {
                 within("for 2 dimensions of Float", || Ok(exercise::coo_break_even_density(2, Kind::Float)))?;
             let dense_bytes = 200 * 200 * 4;
             for (label, factor) in [("below", 0.95), ("above", 1.05)] {
-                let nnz = (density * factor * 40_000.0).round() as i64;
-                let positions = Tensor::randperm(40_000, (Kind::Int64, d)).narrow(0, 0, nnz.clamp(0, 40_000));
-                let values = randn(&[positions.size()[0]], Kind::Float, d);
+                let nnz = (density * factor * 40_000.0).round().clamp(0.0, 40_000.0) as i64;
+                let positions = Tensor::randperm(40_000, (Kind::Int64, d)).narrow(0, 0, nnz);
+                let values = randn(&[nnz], Kind::Float, d);
                 let flat =
                     Tensor::zeros([40_000], (Kind::Float, d)).index_put(&[Some(positions)], &values, false);
-                let a = flat.reshape([200, 200]).to_sparse(None, None::<i64>, None::<i64>);
-                let bytes = solution::coo_bytes(&a);
+                let dense = flat.reshape([200, 200]);
+                let (_, bytes) = measured_bytes(d, || dense.to_sparse(None, None::<i64>, None::<i64>))?;
                 let smaller = bytes < dense_bytes;
                 check_that!(
                     smaller == (label == "below"),
                     "just {label} the density {density} that `coo_break_even_density(2, Float)` \
                      returns, a 200 x 200 float32 matrix with {nnz} entries takes {bytes} bytes as \
-                     COO and {dense_bytes} dense: that is not where the two cross"
+                     COO (measured by the allocator) and {dense_bytes} dense: that is not where the \
+                     two cross"
                 );
             }
             Ok(())

@@ -13,8 +13,11 @@
 
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::assert_equal;
+use tensorlings_support::memory;
 use tensorlings_support::random::randn;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::{
+    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
+};
 
 tensorlings_support::exercise_modules!("06_sparse_indexing/windowed_attention.rs");
 
@@ -188,6 +191,29 @@ fn main() {
                     f
                 }
             })
+        })
+        .check("windowed_attention allocates less than one [len, len] matrix (len 4096, window 8)", |ctx| {
+            let d = ctx.device();
+            let (len, window) = (4096, 8);
+            let (q, k, v) = qkv([1, len, 16, 16], 1.0, false, Kind::Float, d);
+            // The allocator's counts are exact and the same on every run: no margin for noise is
+            // needed. The reference's gathered version peaks at about 5 MiB (its gathered keys
+            // and values, [1, 4096, 8, 16] each, and their copies); the dense one at about 224 MiB.
+            let (_, dense) = memory::measure(d, || solution::dense_window_attention(&q, &k, &v, window))?;
+            let (_, gathered) = within("for q, k, v [1, 4096, 16] and window 8", || {
+                Ok(memory::measure(d, || exercise::windowed_attention(&q, &k, &v, window))?)
+            })?;
+            let matrix = (len * len * 4) as u64;
+            check_that!(
+                gathered.peak_bytes < matrix,
+                "`windowed_attention(q, k, v, 8)` for q, k, v [1, 4096, 16] allocated a peak of {} \
+                 bytes ({gathered}): more than one [1, 4096, 4096] float32 score matrix ({matrix} \
+                 bytes). The dense masked version peaks at {} bytes. Gather each query's 8 keys \
+                 (index_select with window_indices) and score only those: [1, 4096, 8] scores",
+                gathered.peak_bytes,
+                dense.peak_bytes
+            );
+            Ok(())
         })
         .run()
 }
