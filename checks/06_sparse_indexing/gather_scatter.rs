@@ -164,7 +164,7 @@ fn segments_match(values: &Tensor, ids: &Tensor, num_segments: i64, reduce: Opti
 
 /// Random values `[n, d]` and ids in `0..num_segments`.
 fn random_segments(n: i64, d: i64, num_segments: i64, kind: Kind, device: Device) -> (Tensor, Tensor) {
-    (randn(&[n, d], kind, device), randint(num_segments, &[n], device))
+    (randn(&[n, d], kind, device), randint(&[n], num_segments, device))
 }
 
 /// Ids for 8 rows into 5 segments, unsorted, with repeats, and segments 2 and 4 empty.
@@ -197,17 +197,17 @@ fn all_reductions(values: &Tensor, ids: &Tensor, num_segments: i64) -> CheckResu
 }
 
 fn main() {
-    Checks::new("gather_scatter")
+    Checks::new()
         .check("pick_scores on [5, 4] scores", |ctx| {
             let d = ctx.device();
-            pick_matches(&randn(&[5, 4], Kind::Float, d), &randint(4, &[5], d))
+            pick_matches(&randn(&[5, 4], Kind::Float, d), &randint(&[5], 4, d))
         })
         .check("pick_scores with one class, no rows, float64, non-contiguous inputs", |ctx| {
             let d = ctx.device();
             pick_matches(&randn(&[3, 1], Kind::Float, d), &Tensor::zeros([3], (Kind::Int64, d)))?;
             pick_matches(&randn(&[0, 4], Kind::Float, d), &Tensor::zeros([0], (Kind::Int64, d)))?;
-            pick_matches(&randn(&[4, 6], Kind::Double, d), &randint(6, &[4], d))?;
-            let every_other = randint(3, &[12], d).slice(0, 0, None, 2);
+            pick_matches(&randn(&[4, 6], Kind::Double, d), &randint(&[4], 6, d))?;
+            let every_other = randint(&[12], 3, d).slice(0, 0, None, 2);
             pick_matches(&randn(&[3, 6], Kind::Float, d).tr(), &every_other)
         })
         .check("segment_sum: unsorted ids with repeats, and empty segments", |ctx| {

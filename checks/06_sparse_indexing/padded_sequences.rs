@@ -1,7 +1,7 @@
 //! Checks of 06_sparse_indexing/padded_sequences. Each function is compared with the reference
 //! and with a loop over the sequences in f64. Regimes visited:
 //! - lengths of 0, 1, the full width and in between, in one batch; every length 0; every length
-//!   full; one sequence; one step; one feature;
+//!   full; one sequence; no sequences; one step; one feature;
 //! - padding that holds random values (not zeros), and padding that holds NaN (masked_mean must
 //!   select, not multiply by the mask; last_valid must not read it);
 //! - a non-contiguous `padded` (a [t, b, d] tensor transposed), float64;
@@ -171,7 +171,7 @@ fn batch_matches(padded: &Tensor, lengths: &Tensor) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("padded_sequences")
+    Checks::new()
         .check("lengths 0, 1, full and in between (padding holds random values)", |ctx| {
             let (padded, lengths) = batch(&[3, 0, 5, 1, 2], 5, 4, None, false, Kind::Float, ctx.device());
             batch_matches(&padded, &lengths)
@@ -181,6 +181,10 @@ fn main() {
             let (padded, lengths) = batch(&[4, 4, 4], 4, 3, None, false, Kind::Float, d);
             batch_matches(&padded, &lengths)?;
             let (padded, lengths) = batch(&[0, 0], 3, 2, None, false, Kind::Float, d);
+            batch_matches(&padded, &lengths)
+        })
+        .check("a batch of no sequences", |ctx| {
+            let (padded, lengths) = batch(&[], 4, 3, None, false, Kind::Float, ctx.device());
             batch_matches(&padded, &lengths)
         })
         .check("one sequence, one step, one feature", |ctx| {
@@ -203,7 +207,7 @@ fn main() {
         })
         .check("float64, random lengths", |ctx| {
             let d = ctx.device();
-            let lengths = ints(&randint(8, &[6], Device::Cpu));
+            let lengths = ints(&randint(&[6], 8, Device::Cpu));
             let (padded, lengths) = batch(&lengths, 7, 5, None, false, Kind::Double, d);
             batch_matches(&padded, &lengths)
         })

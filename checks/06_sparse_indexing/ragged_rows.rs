@@ -223,7 +223,7 @@ fn row_loops(code: &str) -> Option<(usize, &'static str)> {
 }
 
 fn main() {
-    Checks::new("ragged_rows")
+    Checks::new()
         .check("rows [3, 0, 2]: lengths, row_ids, sums, means, maxes, softmax, padded", |ctx| {
             let (values, offsets) = with_lengths(&[3, 0, 2], Kind::Float, ctx.device());
             ragged_matches(&values, &offsets)
@@ -255,7 +255,7 @@ fn main() {
         })
         .check("5000 rows of random lengths 0 to 6", |ctx| {
             let d = ctx.device();
-            let lengths = Vec::<i64>::try_from(randint(7, &[5000], Device::Cpu)).unwrap();
+            let lengths = Vec::<i64>::try_from(randint(&[5000], 7, Device::Cpu)).unwrap();
             let (values, offsets) = with_lengths(&lengths, Kind::Float, d);
             ragged_matches(&(values * uniform(&[1], 1.0, 3.0, Kind::Float, d)), &offsets)
         })

@@ -48,6 +48,15 @@ fn coo_matches(what: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
         expected.size()
     );
     check_that!(
+        !(got.is_coalesced() && got.internal_nnz() > expected.internal_nnz()),
+        "`{what}` says it is coalesced but holds {} entries where the reference holds {} after \
+         summing the repeated positions: is_coalesced = true in the constructor is a promise that \
+         the indices are sorted and unique, and libtorch believes it without checking. Pass false \
+         and call .coalesce()",
+        got.internal_nnz(),
+        expected.internal_nnz()
+    );
+    check_that!(
         got.is_coalesced(),
         "`{what}` is not coalesced: it holds {} entries, some at the same position, where the \
          reference holds {} after summing them. Call .coalesce() on the result (it sorts the \
@@ -90,7 +99,7 @@ fn triplets_match(row: &Tensor, col: &Tensor, values: &Tensor, shape: [i64; 2]) 
 
 /// `nnz` random triplets in a matrix of `shape`.
 fn random_triplets(nnz: i64, shape: [i64; 2], kind: Kind, device: Device) -> (Tensor, Tensor, Tensor) {
-    (randint(shape[0], &[nnz], device), randint(shape[1], &[nnz], device), randn(&[nnz], kind, device))
+    (randint(&[nnz], shape[0], device), randint(&[nnz], shape[1], device), randn(&[nnz], kind, device))
 }
 
 /// A random coalesced sparse matrix of `shape` with (up to) `nnz` entries, built by the reference.
@@ -200,14 +209,14 @@ fn sparse_linear_matches(weight: &Tensor, x: &Tensor) -> CheckResult {
              result detached, or computed under no_grad?"
         );
         (&got * &upstream).sum(Kind::Float).backward();
-        assert_grad_close("weight", Some(w.grad()), Some(w_ref.grad()), tol).map_err(|f| {
+        assert_grad_close("weight", &w.grad(), &w_ref.grad(), tol).map_err(|f| {
             f.context(
                 "the gradient must reach the dense weight: a sparse tensor built with \
                  sparse_coo_tensor(indices, values, ..) drops autograd from values, \
                  weight.to_sparse(..) keeps it",
             )
         })?;
-        assert_grad_close("x", Some(x_leaf.grad()), Some(x_ref.grad()), tol)?;
+        assert_grad_close("x", &x_leaf.grad(), &x_ref.grad(), tol)?;
         assert_unchanged("weight", weight, &w_before)?;
         assert_unchanged("x", x, &x_before)
     })
@@ -254,7 +263,7 @@ fn bytes_match(a: &Tensor) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("sparse_coo")
+    Checks::new()
         .check("coo_from_triplets: the seed's example, with one position given twice", |ctx| {
             let d = ctx.device();
             let row = Tensor::from_slice(&[0i64, 1, 1, 1]).to_device(d);
@@ -279,7 +288,7 @@ fn main() {
             let (row, col, values) = random_triplets(10, [4, 3], Kind::Double, d);
             triplets_match(&row, &col, &values, [4, 3])?;
             // Columns of an [nnz, 2] tensor: strided views, not contiguous.
-            let pairs = Tensor::stack(&[randint(4, &[9], d), randint(5, &[9], d)], 1);
+            let pairs = Tensor::stack(&[randint(&[9], 4, d), randint(&[9], 5, d)], 1);
             triplets_match(&pairs.select(1, 0), &pairs.select(1, 1), &randn(&[9], Kind::Float, d), [4, 5])
         })
         .check("sparse_row_sums: 8 entries in a 6 x 5 matrix (empty rows), float64", |ctx| {

@@ -144,7 +144,7 @@ fn both_match(
 }
 
 fn main() {
-    Checks::new("windowed_attention")
+    Checks::new()
         .check("window_indices and window_mask: len 5 with windows 3, 1 and 8", |ctx| {
             indices_match(5, 3, ctx.device())?;
             indices_match(5, 1, ctx.device())?;
