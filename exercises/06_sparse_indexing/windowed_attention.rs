@@ -2,8 +2,9 @@
 // them instead of masking a full matrix.
 //
 // Local (sliding-window) attention lets query i see only the `window` keys up to it:
-// i - window < j <= i (Longformer, Mistral). The easy way is the attention of einsum_attention
-// with a mask: compute every score, [b, len, len], and set those outside the window to -inf.
+// i - window < j <= i (Mistral's sliding window; Longformer's looks both ways). The easy way is
+// the attention of einsum_attention with a mask: compute every score, [b, len, len], and set
+// those outside the window to -inf.
 // It gives the right numbers and wastes almost all of its work and memory: for len = 32768 and
 // a window of 512, 98% of each [len, len] matrix is thrown away, and one such float32 matrix is
 // 4 GB per batch entry.
