@@ -210,11 +210,12 @@ fn sparse_linear_matches(weight: &Tensor, x: &Tensor) -> CheckResult {
         );
         (&got * &upstream).sum(Kind::Float).backward();
         assert_grad_close("weight", &w.grad(), &w_ref.grad(), tol).map_err(|f| {
-            f.context(
-                "the gradient must reach the dense weight: a sparse tensor built with \
+            Failure::new(format!(
+                "{}\n  the gradient must reach the dense weight: a sparse tensor built with \
                  sparse_coo_tensor(indices, values, ..) drops autograd from values, \
                  weight.to_sparse(..) keeps it",
-            )
+                f.message()
+            ))
         })?;
         assert_grad_close("x", &x_leaf.grad(), &x_ref.grad(), tol)?;
         assert_unchanged("weight", weight, &w_before)?;
