@@ -166,6 +166,24 @@ fn a_timed_out_check_leaves_no_process_behind() {
     );
 }
 
+/// Starts `run add`, waits until a process with the argument `marker` runs (a check's or a
+/// build's child), presses Ctrl-C (SIGINT to tensorlings alone, as a terminal would to the
+/// foreground group) and expects tensorlings to end with 130.
+fn interrupt_run_once_running(course: &Course, marker: &str) {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while common::processes_with_argument(marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "`{marker}` never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: a signal to the child we just spawned and have not reaped.
+    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(runner.wait().unwrap().code(), Some(130));
+}
+
 #[test]
 fn ctrl_c_during_run_stops_the_check_and_everything_it_started() {
     let course = Course::new();
@@ -174,19 +192,7 @@ fn ctrl_c_during_run_stops_the_check_and_everything_it_started() {
     course.write_add(&format!(
         "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
     ));
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
-    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
-    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let mut runner = command.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while common::processes_with_argument(&marker).is_empty() {
-        assert!(started.elapsed().as_secs() < 120, "the check never started");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    // SAFETY: a signal to the child we just spawned and have not reaped.
-    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
-    let status = runner.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    interrupt_run_once_running(&course, &marker);
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(common::processes_with_argument(&marker).is_empty(), "`sleep {marker}` was left running");
     assert!(
@@ -208,18 +214,7 @@ fn ctrl_c_during_a_build_stops_cargo_and_what_it_started() {
         1,
     );
     course.write("course/build.rs", &build);
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
-    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
-    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let mut runner = command.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while common::processes_with_argument(&marker).is_empty() {
-        assert!(started.elapsed().as_secs() < 120, "the build never started");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    // SAFETY: a signal to the child we just spawned and have not reaped.
-    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(runner.wait().unwrap().code(), Some(130));
+    interrupt_run_once_running(&course, &marker);
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(
         common::processes_with_argument(&marker).is_empty(),
