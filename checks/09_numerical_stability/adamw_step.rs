@@ -152,7 +152,7 @@ fn run_matches(kind: Kind, device: Device, s: Settings) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("adamw_step")
+    Checks::new()
         .check("the first step (bias correction at t = 1)", |ctx| {
             run_matches(Kind::Float, ctx.device(), Settings { steps: 1, ..DEFAULT })
         })

@@ -110,7 +110,7 @@ fn linear_case(kind: Kind, device: Device) -> (Tensor, Tensor) {
 }
 
 fn main() {
-    Checks::new("adaptive_clipping")
+    Checks::new()
         .check("unitwise_norm of a linear weight, a convolution weight and a bias", |ctx| {
             let dev = ctx.device();
             norms_match("a linear weight", &randn(&[5, 3], Kind::Float, dev))?;

@@ -240,7 +240,7 @@ fn scripted_run(device: Device) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("loss_scaling")
+    Checks::new()
         .check("grad_norms of a deep tanh network, whose gradients vanish", |ctx| {
             norms_match(
                 "a 12-layer tanh network with weights of std 0.3",

@@ -211,7 +211,7 @@ fn gradients_match(op: Op, what: &str, x: &Tensor, dim: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("stable_softmax")
+    Checks::new()
         .check("random logits of shape [4, 7] over the last dim", |ctx| {
             all_match(&randn(&[4, 7], Kind::Float, ctx.device()), 1)
         })

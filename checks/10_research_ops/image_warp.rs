@@ -89,7 +89,7 @@ fn quarter_turns(images: &Tensor, quarters: &[i64]) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("image_warp")
+    Checks::new()
         .check("rotation_scale_theta for 3 angles and scales", |ctx| {
             let (angle, scale) = (
                 vector(&[0.3, -1.2, 2.5], Kind::Float, ctx.device()),

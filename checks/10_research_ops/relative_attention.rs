@@ -108,7 +108,7 @@ fn attention_matches(x: &[Tensor], max_distance: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("relative_attention")
+    Checks::new()
         .check("relative_positions, clipped and not", |ctx| {
             positions_match(6, 2, ctx.device())?;
             positions_match(3, 4, ctx.device())?;
@@ -150,7 +150,7 @@ fn main() {
                 let got = run(&|t| exercise::relative_attention(&t[0], &t[1], &t[2], &t[3], &t[4], 1))?;
                 let expected = run(&|t| solution::relative_attention(&t[0], &t[1], &t[2], &t[3], &t[4], 1))?;
                 for ((name, got), expected) in ["q", "rel_k", "rel_v"].iter().zip(got).zip(expected) {
-                    assert_grad_close(name, Some(got), Some(expected), Tolerance::new(1e-5, 1e-4))?;
+                    assert_grad_close(name, &got, &expected, Tolerance::new(1e-5, 1e-4))?;
                 }
                 Ok(())
             })

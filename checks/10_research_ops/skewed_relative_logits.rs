@@ -104,7 +104,7 @@ fn logits_match(q: &Tensor, e_rel: &Tensor) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("skewed_relative_logits")
+    Checks::new()
         .check("skew of a labelled [5, 5] matrix, and of lengths 1 and 2", |ctx| {
             skew_matches(&labelled(&[], 5, ctx.device()))?;
             skew_matches(&labelled(&[], 1, ctx.device()))?;

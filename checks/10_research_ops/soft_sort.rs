@@ -54,7 +54,7 @@ fn hard_permutation(s: &Tensor) -> Tensor {
 }
 
 fn main() {
-    Checks::new("soft_sort")
+    Checks::new()
         .check("random scores of shape [3, 5], tau 1 and 0.3: rows sum to 1", |ctx| {
             let s = randn(&[3, 5], Kind::Float, ctx.device());
             matrix_matches(&s, 1.0)?;
