@@ -90,6 +90,10 @@ fn large_mean(kind: Kind, device: Device) -> Tensor {
 
 /// What to do when an input of mean 1e4 fails.
 fn explain_cancellation(failure: Failure) -> Failure {
+    // Only for wrong values: a panic (a todo!(), a libtorch error) speaks for itself.
+    if !failure.message().contains("differs from the reference") && !failure.message().contains("has NaN") {
+        return failure;
+    }
     Failure::new(format!(
         "{}\n  with a mean of 1e4 and a spread of 1e-2, E[x^2] - E[x]^2 subtracts two numbers of \
          about 1e8 to get 1e-4: compute the mean first, then the mean of (x - mean)^2",

@@ -90,6 +90,9 @@ fn main() {
                 gradcheck(|t| exercise::soft_sort(&t[0], 0.5), std::slice::from_ref(&s), opts)
             })
             .map_err(|f| {
+                if !f.message().contains("gradcheck:") {
+                    return f;
+                }
                 Failure::new(format!(
                     "{}\n  the gradient flows through the softmax and through sort(s): do not detach the sorted values",
                     f.message()

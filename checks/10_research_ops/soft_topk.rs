@@ -125,6 +125,9 @@ fn main() {
             within("for x of shape [2, 5], k 2, tau 0.5", || {
                 gradcheck(|t| exercise::soft_topk_mask(&t[0], 2, 0.5), &[x], GradcheckOptions::default())
                     .map_err(|f| {
+                        if !f.message().contains("gradcheck:") {
+                            return f;
+                        }
                         Failure::new(format!(
                             "{}\n  the threshold t depends on x: give it the gradient dt/dx_j = s_j / sum(s) \
                          with t = t0 + sum(w * (x - x.detach())), t0 found without gradient",
