@@ -97,7 +97,7 @@ fn gradients_match(what: &str, x: &Tensor, layers: &[Vec<Tensor>]) -> CheckResul
 }
 
 fn main() {
-    Checks::new("gradient_checkpoint")
+    Checks::new()
         .check("checkpoint(block, x, params) equals block(x, params)", |ctx| {
             let dev = ctx.device();
             let params = &layers(1, 4, 8, Kind::Float, dev)[0];

@@ -128,7 +128,7 @@ const CASES: [Case; 9] = [
 ];
 
 fn main() {
-    Checks::new("inplace_safely")
+    Checks::new()
         .check("scaled_relu_affine_in_place equals the out-of-place version", |ctx| {
             let dev = ctx.device();
             let (x, w, b) = inputs(4, 3, 5, Kind::Float, dev);

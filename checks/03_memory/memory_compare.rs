@@ -39,7 +39,7 @@ fn peak_is(device: Device, what: &str, expected: u64, f: &mut dyn FnMut()) -> Ch
 }
 
 fn main() {
-    Checks::new("memory_compare")
+    Checks::new()
         .check("peak_memory of one float32 tensor of 1000 elements is 4000 bytes", |ctx| {
             memory::install()?;
             let dev = ctx.device();

@@ -80,7 +80,7 @@ fn peak<T>(dev: Device, f: impl Fn() -> T) -> Result<u64, tensorlings_support::F
 }
 
 fn main() {
-    Checks::new("memory_efficient_matmul")
+    Checks::new()
         .check("softmax_weighted_sum with a last, smaller block (10 rows in blocks of 3)", |ctx| {
             let (a, b, v) = random(10, 6, 4, 3, Kind::Float, ctx.device());
             softmax_sum_matches(&a, &b, &v, 3)?;

@@ -80,7 +80,7 @@ fn field_differs(step: &Step, want: &Expected) -> Option<String> {
 }
 
 fn main() {
-    Checks::new("memory_profiler")
+    Checks::new()
         .check("each step's allocations, allocated and freed bytes and held level", |ctx| {
             memory::install()?;
             let (steps, _) = known_sequence(ctx.device())?;
