@@ -7,7 +7,9 @@
 //! - tensors the caller holds: not counted (the peak is above the level at the start);
 //! - a larger computation just before: not counted (the peak is reset before `f`);
 //! - a closure that frees a tensor of the caller's and then allocates less: 0;
-//! - `compare`: rows in order with exact peaks and allocation counts, and times that see a sleep;
+//! - on a GPU (skipped without one): the CUDA peak, which a CPU tensor does not touch;
+//! - `compare`: rows in order with exact peaks and allocation counts, and times that see a
+//!   100 ms sleep (a lower bound, and the order against a no-op: no upper bound on wall time);
 //! - `format_table`: a header and one line per row, with the human bytes, the ratio to the first
 //!   row (x2.00, x0.25), the allocations and the time in ms;
 //! - the source: written from `stats` and `reset_peak`, not with `memory::measure`.
@@ -15,6 +17,7 @@
 use std::time::Duration;
 
 use tch::{Device, Kind, Tensor};
+use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::source::assert_does_not_call;
 use tensorlings_support::{CheckResult, Checks, Failure, check_that, memory, within};
 
@@ -134,12 +137,14 @@ fn main() {
         .check("compare times each implementation", |ctx| {
             memory::install()?;
             let dev = ctx.device();
-            let rows = within("for compare of a closure that sleeps 30 ms and one that does nothing", || {
+            // 100 ms: far above what a stalled no-op takes on a loaded machine, which only the
+            // lower bound (a sleep lasts at least as long as asked) and the order are checked on.
+            let rows = within("for compare of a closure that sleeps 100 ms and one that does nothing", || {
                 Ok(exercise::compare(
                     dev,
                     &mut [
                         ("sleeps", &mut || {
-                            std::thread::sleep(Duration::from_millis(30));
+                            std::thread::sleep(Duration::from_millis(100));
                             floats(1, dev)
                         }),
                         ("nothing", &mut || floats(1, dev)),
@@ -149,11 +154,18 @@ fn main() {
             check_that!(rows.len() == 2, "compare returned {} rows for 2 implementations", rows.len());
             let (slow, fast) = (rows[0].time, rows[1].time);
             check_that!(
-                slow >= Duration::from_millis(30) && fast < slow,
-                "compare timed a closure that sleeps 30 ms at {slow:?} and one that does nothing at {fast:?}: time \
+                slow >= Duration::from_millis(100) && fast < slow,
+                "compare timed a closure that sleeps 100 ms at {slow:?} and one that does nothing at {fast:?}: time \
                  one call of each (Instant::now() before, elapsed() after)"
             );
             Ok(())
+        })
+        .check("on a GPU, peak_memory counts the GPU's memory, not the CPU's", |_ctx| {
+            memory::install()?;
+            let dev = cuda_or_skip()?;
+            peak_is(dev, "makes a CUDA tensor of 4000 bytes and a CPU tensor of 1 MiB", 4000, &mut || {
+                drop((floats(1000, dev), floats(1 << 18, Device::Cpu)));
+            })
         })
         .check("format_table shows name, peak, ratio to the first, allocations and time", |_ctx| {
             let row = |name: &str, peak_bytes, allocations, ms| exercise::Row {
