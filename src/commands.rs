@@ -124,11 +124,17 @@ impl App {
             eprintln!("Building and checking {}...", render::count(indices.len(), "exercise"));
         }
         let verdicts = verify::verify(&self.course, &indices, &options)?;
+        let tampering = shipped::tampering(&self.course)?;
         match format {
             OutputFormat::Json => {
-                println!("{}", render::json(&self.course, &indices, &verdicts, self.invoke))
+                println!("{}", render::json(&self.course, &indices, &verdicts, &tampering, self.invoke))
             }
+            OutputFormat::Junit => print!(
+                "{}",
+                render::junit::report(&self.course, &indices, &verdicts, &tampering, self.invoke)
+            ),
             OutputFormat::Human => {
+                print!("{}", render::tampering_warning(&tampering));
                 for (&index, verdict) in indices.iter().zip(&verdicts) {
                     let details = render::details(verdict);
                     if !verdict.passed() && !details.is_empty() {

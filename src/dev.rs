@@ -131,7 +131,7 @@ fn static_problems(course: &Course, invoke: &str) -> Result<(Vec<String>, Vec<St
         && shipped::read_manifest(course)? != current
     {
         problems.push(format!(
-            "{} does not match the exercises (one changed, or was added): run `{invoke} dev update`",
+            "{} does not match the exercises or the files that decide verdicts (checks, solutions, support library, info.toml): run `{invoke} dev update`",
             course.display_path(&shipped::manifest_path(course))
         ));
     }

@@ -488,6 +488,23 @@ fn dev_check_builds_apart_and_leaves_the_learners_binaries_fresh() {
 }
 
 #[test]
+fn two_checkouts_sharing_a_target_dir_check_against_their_own_solutions() {
+    // Like a learner with a global `build.target-dir`: cargo shares one build of the course
+    // package's build script between the two checkouts.
+    let target = tempfile::tempdir().unwrap();
+    let first = Course::new();
+    let second = Course::new();
+    first.write_add("a + b");
+    second.write_add("a + b");
+    // In the second checkout the reference says otherwise: its own checks must use it.
+    second.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a * b }\nfn main() {}\n");
+    let run = |course: &Course| course.cmd(&["run", "add"]).env("CARGO_TARGET_DIR", target.path()).assert();
+    run(&first).success();
+    run(&second).code(1).stdout(predicate::str::contains("add(2, 3) returned 5, expected 6"));
+    run(&first).success();
+}
+
+#[test]
 fn dev_check_notices_an_exercise_changed_without_dev_update() {
     let course = Course::new();
     course.write(
@@ -495,8 +512,47 @@ fn dev_check_notices_an_exercise_changed_without_dev_update() {
         "// changed\npub fn square(x: i64) -> i64 { x * 2 }\nfn main() {}\n",
     );
     course.cmd(&["dev", "check"]).assert().code(1).stdout(predicate::str::contains(
-        "course/shipped.toml does not match the exercises (one changed, or was added): run `tensorlings dev update`",
+        "course/shipped.toml does not match the exercises or the files that decide verdicts",
     ));
+    // A check changed without `dev update` too.
+    let course = Course::new();
+    course.write(
+        "checks/00_basics/add.rs",
+        &format!("{}\n// changed\n", course.read("checks/00_basics/add.rs")),
+    );
+    course.cmd(&["dev", "check"]).assert().code(1).stdout(
+        predicate::str::contains("course/shipped.toml does not match")
+            .and(predicate::str::contains("run `tensorlings dev update`")),
+    );
+}
+
+#[test]
+fn verify_says_when_a_check_or_solution_was_changed() {
+    let course = Course::new();
+    course.write(
+        "checks/00_basics/add.rs",
+        &format!("{}\n// weakened\n", course.read("checks/00_basics/add.rs")),
+    );
+    std::fs::remove_file(course.path("solutions/00_basics/square.rs")).unwrap();
+    course
+        .cmd(&["verify"])
+        .assert()
+        .stdout(predicate::str::contains(
+            "checks/00_basics/add.rs was modified: this result cannot be trusted for grading",
+        ))
+        .stdout(predicate::str::contains("solutions/00_basics/square.rs was removed"));
+    let output = course.cmd(&["verify", "--format", "json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["trusted"], false);
+    assert_eq!(report["integrity"]["modified"][0], "checks/00_basics/add.rs");
+    let junit = course.cmd(&["verify", "--format", "junit"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&junit.stdout).contains("<testsuite name=\"course integrity\""));
+    // As shipped, nothing is said.
+    let clean = Course::new();
+    let output = clean.cmd(&["verify", "--format", "json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["trusted"], true);
+    assert!(report.get("integrity").is_none());
 }
 
 #[test]

@@ -37,12 +37,14 @@
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
 //! - [`lexer`]: Rust source as tokens (std only, shared with the runner's outside-reach guard).
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
+//! - [`crash`]: an explanation on stderr when a check segfaults for a known reason.
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
 
 pub mod autograd;
 pub mod check;
 pub mod compare;
+pub mod crash;
 pub mod device;
 pub mod failure;
 pub mod gradcheck;

@@ -20,7 +20,7 @@ fn an_allocation_past_the_limit_fails_its_check_with_the_size_and_the_limit() {
     // SAFETY: set before any other thread of this test binary reads the environment.
     unsafe { std::env::set_var(MEMORY_LIMIT_VAR, (memory / 2).to_string()) };
     let elements = (memory as f64 * 0.6 / 4.0) as i64;
-    let report = Checks::new("memory_limit")
+    let report = Checks::named("memory_limit")
         .check("fills 60% of the machine", move |_| -> CheckResult {
             let t = Tensor::ones([elements], (Kind::Float, Device::Cpu));
             assert!(t.size()[0] > 0);

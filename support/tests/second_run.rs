@@ -7,9 +7,9 @@ use tensorlings_support::{CheckResult, Checks};
 
 #[test]
 fn checks_run_once_per_process() {
-    let report = Checks::new("second_run")
+    let report = Checks::named("second_run")
         .check("an exercise that runs checks of its own", |_| -> CheckResult {
-            let forged = Checks::new("forged").check("all good", |_| Ok(())).execute();
+            let forged = Checks::named("forged").check("all good", |_| Ok(())).execute();
             assert!(forged.checks.is_empty(), "a second run produced a report");
             Ok(())
         })
