@@ -256,7 +256,10 @@ fn install_is_idempotent() {
 }
 
 #[test]
-#[cfg_attr(not(tensorlings_gpu_tests), ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)")]
+#[cfg_attr(
+    not(tensorlings_gpu_tests),
+    ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)"
+)]
 fn cuda_statistics_count_requested_bytes_as_on_cpu() {
     let _serial = serial();
     let dev = Device::Cuda(0);
