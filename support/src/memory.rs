@@ -227,7 +227,7 @@ pub fn set_cpu_limit(limit: Option<u64>) -> Result<(), MemoryError> {
 }
 
 /// `bytes` in human units, with one decimal where it is needed: "4000 B", "3.9 KiB",
-/// "1.5 MiB", "8 GiB", "38.1 GiB" (units of 1024).
+/// "1.5 MiB", "8 GiB", "38.1 GiB" (units of 1024, up to EiB).
 pub fn format_bytes(bytes: u64) -> String {
     let mut buf = [0u8; 64];
     // SAFETY: `buf` is valid for `buf.len()` bytes; the shim writes a NUL-terminated text.

@@ -137,6 +137,7 @@ fn format_bytes_uses_binary_units_with_one_decimal_where_needed() {
         (8 * gib, "8 GiB"),
         ((38.1 * gib as f64) as u64, "38.1 GiB"),
         (1 << 40, "1 TiB"),
+        (u64::MAX, "16 EiB"),
     ] {
         assert_eq!(memory::format_bytes(bytes), text, "{bytes} bytes");
     }
@@ -255,7 +256,10 @@ fn install_is_idempotent() {
 }
 
 #[test]
-#[cfg_attr(not(tensorlings_gpu_tests), ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)")]
+#[cfg_attr(
+    not(tensorlings_gpu_tests),
+    ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)"
+)]
 fn cuda_statistics_count_requested_bytes_as_on_cpu() {
     let _serial = serial();
     let dev = Device::Cuda(0);
