@@ -7,6 +7,7 @@
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
+//! - [`ranks`]: simulated ranks (threads) that exchange tensors over counted channels.
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
 
@@ -17,6 +18,7 @@ pub mod device;
 pub mod gradcheck;
 mod panics;
 pub mod random;
+pub mod ranks;
 pub mod source;
 pub mod timing;
 
