@@ -12,23 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use crate::course::Course;
-
-/// Check binaries are built from `exercises/` normally, and from other folders by `dev check`
-/// (solutions, wrong answers), into the same target dir. A build and the runs that follow hold
-/// this lock, shared for `exercises/` and exclusive for any other folder, so that a run never
-/// executes a binary that a concurrent `dev check` rebuilt from another folder.
-pub fn lock_checks(course: &Course, subject_dir: Option<&Path>) -> Result<std::fs::File> {
-    let path = course.data_dir().join("checks.lock");
-    std::fs::create_dir_all(course.data_dir())
-        .with_context(|| format!("cannot create {}", course.data_dir().display()))?;
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    match subject_dir {
-        None => file.lock_shared(),
-        Some(_) => file.lock(),
-    }
-    .with_context(|| format!("cannot lock {}", path.display()))?;
-    Ok(file)
-}
+use crate::staging::Stage;
 
 /// What the build produced for one binary.
 #[derive(Default, Debug)]
@@ -66,8 +50,9 @@ impl BuildOutput {
 pub struct Build<'a> {
     pub course: &'a Course,
     pub bins: Vec<String>,
-    /// Folder the check binaries take the exercise files from; `None`: `exercises/`.
-    pub subject_dir: Option<&'a Path>,
+    /// Where to build: the staging area (its target dir and exercise files), or `None` for the
+    /// learner's `exercises/` in the course's own target dir.
+    pub stage: Option<&'a Stage>,
     pub color: bool,
     /// Show a spinner on stderr (when it is a terminal) once a build has run for a second: the
     /// first build of a course compiles tch and libtorch's bindings for minutes, and silence
@@ -118,10 +103,14 @@ impl Build<'_> {
         for bin in &self.bins {
             command.arg("--bin").arg(bin);
         }
-        match self.subject_dir {
-            Some(dir) => command.env("TENSORLINGS_SUBJECT_DIR", dir),
+        match self.stage {
+            Some(stage) => command
+                .env("TENSORLINGS_SUBJECT_DIR", stage.dir())
+                .env("CARGO_TARGET_DIR", stage.target_dir()),
             None => command.env_remove("TENSORLINGS_SUBJECT_DIR"),
         };
+        // Its own process group: stopping a build must stop the rustc and linker it started too.
+        crate::exec::in_own_group(&mut command);
         let mut child =
             command.spawn().context("cannot start cargo: is Rust installed (https://rustup.rs)?")?;
         crate::exec::register(child.id());
@@ -246,24 +235,6 @@ mod tests {
             rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
             " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"
         );
-    }
-
-    #[test]
-    fn checks_from_other_folders_exclude_checks_from_exercises() {
-        let dir = tempfile::tempdir().unwrap();
-        let info = "format_version = 1\nwelcome_message = \"\"\nfinal_message = \"\"\n\
-                    [[exercises]]\nname = \"a\"\ndir = \"d\"\nhint = \"h\"\n";
-        let course =
-            Course { root: dir.path().to_path_buf(), info: crate::info_file::InfoFile::parse(info).unwrap() };
-        let lock_file = || std::fs::File::open(course.data_dir().join("checks.lock")).unwrap();
-        let shared = lock_checks(&course, None).unwrap();
-        assert!(lock_file().try_lock_shared().is_ok(), "two learners' checks may run at once");
-        assert!(lock_file().try_lock().is_err(), "dev check waits for a learner's check");
-        drop(shared);
-        let exclusive = lock_checks(&course, Some(Path::new("/solutions"))).unwrap();
-        assert!(lock_file().try_lock_shared().is_err(), "a learner's check waits for dev check");
-        drop(exclusive);
-        assert!(lock_file().try_lock_shared().is_ok());
     }
 
     #[test]

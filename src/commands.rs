@@ -12,7 +12,9 @@ use crate::cli::OutputFormat;
 use crate::course::Course;
 use crate::libtorch::Provisioner;
 use crate::shipped::{self, Reset, reset_exercise};
+use crate::staging::Subject;
 use crate::state::State;
+use crate::verdict::{Status, Verdict};
 use crate::{render, verify};
 
 /// What every command needs: the course and how to run checks.
@@ -26,7 +28,7 @@ pub struct App {
 impl App {
     /// Makes sure the course can be built: libtorch found or installed, cargo pointed at it.
     pub fn provision(&self) -> Result<()> {
-        if let Some(provisioner) = Provisioner::for_course(&self.course) {
+        if let Some(provisioner) = Provisioner::for_course(&self.course, self.invoke) {
             provisioner.ensure(true)?;
         }
         Ok(())
@@ -35,7 +37,7 @@ impl App {
     /// Loads the state, telling the learner once if it had to be rebuilt.
     pub fn load_state(&self) -> Result<State> {
         let mut state = State::load(&self.course)?;
-        if let Some(reason) = state.rebuilt_because.take() {
+        if let Some(reason) = state.take_rebuilt_reason() {
             eprintln!(
                 "{} the progress file .tensorlings/state.toml was rebuilt because {reason}. Run `{} verify` to mark the exercises you have done.",
                 "warning:".yellow().bold(),
@@ -49,8 +51,8 @@ impl App {
 
     fn named_or_current(&self, state: &State, name: Option<&str>) -> Result<usize> {
         match name {
-            Some(name) => Ok(self.course.exercise(name)?.0),
-            None => Ok(state.current),
+            Some(name) => Ok(self.course.exercise(name, self.invoke)?.0),
+            None => Ok(state.current()),
         }
     }
 
@@ -67,7 +69,7 @@ impl App {
                 &self.course,
                 exercise,
                 &verdict,
-                &render::Shown { hint: &hint, output_lines: None }
+                &render::Shown { hint: &hint, output_lines: None, invoke: self.invoke }
             )
         );
         let was_all_done = state.all_done();
@@ -110,7 +112,10 @@ impl App {
         let indices: Vec<usize> = (0..self.course.exercises().len()).collect();
         let options = verify::Options {
             run: RunOptions { color: self.run.color && format == OutputFormat::Human, ..self.run.clone() },
-            subject_dir: exercises_from.as_deref(),
+            subject: match &exercises_from {
+                Some(dir) => Subject::Folder(dir),
+                None => Subject::Exercises,
+            },
             jobs: jobs.map_or_else(default_jobs, |j| j.get()),
             progress: format == OutputFormat::Human && std::io::stderr().is_terminal(),
         };
@@ -120,20 +125,18 @@ impl App {
         }
         let verdicts = verify::verify(&self.course, &indices, &options)?;
         match format {
-            OutputFormat::Json => println!("{}", verify::json(&self.course, &indices, &verdicts)),
+            OutputFormat::Json => {
+                println!("{}", render::json(&self.course, &indices, &verdicts, self.invoke))
+            }
             OutputFormat::Human => {
                 for (&index, verdict) in indices.iter().zip(&verdicts) {
-                    if !verdict.passed() && !verdict.details.is_empty() {
+                    let details = render::details(verdict);
+                    if !verdict.passed() && !details.is_empty() {
                         let exercise = &self.course.exercises()[index];
-                        println!(
-                            "{} {}\n{}\n",
-                            "──".dimmed(),
-                            exercise.name.bold(),
-                            verdict.details.trim_end()
-                        );
+                        println!("{} {}\n{}\n", "──".dimmed(), exercise.name.bold(), details.trim_end());
                     }
                 }
-                print!("{}", verify::summary_table(&self.course, &indices, &verdicts));
+                print!("{}", render::summary_table(&self.course, &indices, &verdicts, self.invoke));
             }
         }
         if exercises_from.is_some() {
@@ -143,19 +146,14 @@ impl App {
         for (&index, verdict) in indices.iter().zip(&verdicts) {
             state.record(index, verdict);
         }
-        // Once the current exercise is done, the next one to work on is the first pending.
-        if let Some(first_pending) = state.done.iter().position(|done| !done)
-            && state.done[state.current]
-        {
-            state.current = first_pending;
-        }
+        state.advance_to_first_pending();
         state.save(&self.course)?;
         Ok(exit_code(&verdicts))
     }
 
     pub fn reset(&self, name: &str) -> Result<ExitCode> {
         let mut state = self.load_state()?;
-        let (index, _) = self.course.exercise(name)?;
+        let (index, _) = self.course.exercise(name, self.invoke)?;
         let path = self.course.exercise_path(&self.course.exercises()[index]);
         let path = self.course.display_path(&path);
         match reset_exercise(&self.course, index)? {
@@ -165,13 +163,13 @@ impl App {
             Reset::Restored { backup: None } => println!("Restored {path}, which was missing."),
             Reset::Unchanged => println!("{path} is already as shipped; nothing to reset."),
         }
-        state.done[index] = false;
+        state.reset(index);
         state.save(&self.course)?;
         Ok(ExitCode::SUCCESS)
     }
 
     pub fn setup(&self, check_only: bool) -> Result<ExitCode> {
-        let Some(provisioner) = Provisioner::for_course(&self.course) else {
+        let Some(provisioner) = Provisioner::for_course(&self.course, self.invoke) else {
             println!("This course needs no libtorch: nothing to set up.");
             return Ok(ExitCode::SUCCESS);
         };
@@ -221,8 +219,8 @@ impl App {
 }
 
 /// 0 when every verdict passed, 2 when any could not be checked (a setup problem), else 1.
-fn exit_code(verdicts: &[check::Verdict]) -> ExitCode {
-    if verdicts.iter().any(|v| v.status == check::Status::Error) {
+fn exit_code(verdicts: &[Verdict]) -> ExitCode {
+    if verdicts.iter().any(|v| v.status() == Status::Error) {
         ExitCode::from(2)
     } else if verdicts.iter().all(|v| v.passed()) {
         ExitCode::SUCCESS

@@ -36,7 +36,8 @@ impl Course {
         &self.info.exercises
     }
 
-    pub fn exercise(&self, name: &str) -> Result<(usize, &ExerciseInfo)> {
+    /// The exercise called `name`; `invoke` is how tensorlings was started, for the advice.
+    pub fn exercise(&self, name: &str, invoke: &str) -> Result<(usize, &ExerciseInfo)> {
         match self.info.find(name) {
             Some(index) => Ok((index, &self.info.exercises[index])),
             None => {
@@ -44,7 +45,7 @@ impl Course {
                     .map(|n| format!(" Did you mean `{n}`?"))
                     .unwrap_or_default();
                 bail!(
-                    "there is no exercise `{name}` in info.toml.{suggestion} `tensorlings list` shows them all"
+                    "there is no exercise `{name}` in info.toml.{suggestion} `{invoke} list` shows them all"
                 )
             }
         }

@@ -12,11 +12,14 @@ use colored::Colorize;
 use serde::Deserialize;
 
 use crate::cargo::Build;
-use crate::check::{RunOptions, Status};
+use crate::check::RunOptions;
 use crate::commands::App;
 use crate::course::{Course, check_bin, solution_bin};
+use crate::render;
 use crate::shipped;
+use crate::staging::{Stage, Subject};
 use crate::state::write_atomically;
+use crate::verdict::Status;
 use crate::verify;
 
 /// Everything after this line in the course package's Cargo.toml is generated.
@@ -76,7 +79,7 @@ pub fn update(course: &Course) -> Result<ExitCode> {
 /// Problems found by reading the course's files, in two lists: those that stop the checks from
 /// building (a missing file, an out-of-date binary list), and the rest (a stray file, too few
 /// wrong answers), which are reported with the checks' results.
-fn static_problems(course: &Course) -> Result<(Vec<String>, Vec<String>)> {
+fn static_problems(course: &Course, invoke: &str) -> Result<(Vec<String>, Vec<String>)> {
     let mut problems = Vec::new();
     let mut other = Vec::new();
     for exercise in course.exercises() {
@@ -128,13 +131,13 @@ fn static_problems(course: &Course) -> Result<(Vec<String>, Vec<String>)> {
         && shipped::read_manifest(course)? != current
     {
         problems.push(format!(
-            "{} does not match the exercises (one changed, or was added): run `tensorlings dev update`",
+            "{} does not match the exercises (one changed, or was added): run `{invoke} dev update`",
             course.display_path(&shipped::manifest_path(course))
         ));
     }
     if !split_manifest(course)?.1 {
         problems.push(format!(
-            "the binaries in {} do not match info.toml: run `tensorlings dev update`",
+            "the binaries in {} do not match info.toml: run `{invoke} dev update`",
             course.display_path(&course.manifest_path())
         ));
     }
@@ -181,7 +184,7 @@ fn select(course: &Course, only: &[String]) -> Result<Vec<usize>> {
 pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     let course = &app.course;
     let indices = select(course, only)?;
-    let (mut problems, other_problems) = static_problems(course)?;
+    let (mut problems, other_problems) = static_problems(course, app.invoke)?;
     if !problems.is_empty() {
         problems.extend(other_problems);
         return Ok(report(problems, course, indices.len()));
@@ -190,10 +193,10 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     app.provision()?;
     let run = RunOptions { color: false, ..app.run.clone() };
     let progress = std::io::stderr().is_terminal();
-    let options = |subject_dir| verify::Options { run: run.clone(), subject_dir, jobs, progress };
+    let options = |subject| verify::Options { run: run.clone(), subject, jobs, progress };
 
     eprintln!("Checking that every exercise fails as shipped...");
-    let shipped = verify::verify(course, &indices, &options(None))?;
+    let shipped = verify::verify(course, &indices, &options(Subject::Exercises))?;
     let selected = || indices.iter().map(|&i| &course.exercises()[i]);
     for (exercise, verdict) in selected().zip(&shipped) {
         if verdict.passed() {
@@ -201,21 +204,26 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
                 "{}: passes as it is in exercises/, so a learner would have nothing to do (is a solution copied there?)",
                 exercise.name
             ));
-        } else if verdict.status == Status::Fail && verdict.checks.is_empty() {
+        } else if verdict.status() == Status::Fail && verdict.checks.is_empty() {
             problems.push(format!(
                 "{}: fails as shipped, but reports no checks: {}",
-                exercise.name, verdict.summary
+                exercise.name,
+                render::summary(verdict, app.invoke)
             ));
         }
     }
 
     eprintln!("Checking that every solution passes...");
     let solutions_dir = course.root.join("solutions");
-    let solved = verify::verify(course, &indices, &options(Some(&solutions_dir)))?;
+    let solved = verify::verify(course, &indices, &options(Subject::Folder(&solutions_dir)))?;
     for (exercise, verdict) in selected().zip(&solved) {
         if !verdict.passed() {
-            let mut problem = format!("{}: the solution does not pass: {}", exercise.name, verdict.summary);
-            for text in [&verdict.details, &verdict.output] {
+            let mut problem = format!(
+                "{}: the solution does not pass: {}",
+                exercise.name,
+                render::summary(verdict, app.invoke)
+            );
+            for text in [&render::details(verdict), &verdict.output] {
                 if !text.trim().is_empty() {
                     let _ = write!(problem, "\n{}", text.trim_end());
                 }
@@ -224,11 +232,12 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
         }
     }
 
-    problems.extend(check_wrong_answers(course, &indices, &run, jobs)?);
+    problems.extend(check_wrong_answers(course, &indices, &run, jobs, app.invoke)?);
 
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = selected().map(solution_bin).collect();
-    let build = Build { course, bins, subject_dir: None, color: false, show_progress: true }.run()?;
+    let stage = Stage::open(course)?;
+    let build = Build { course, bins, stage: Some(&stage), color: false, show_progress: true }.run()?;
     for exercise in selected() {
         let bin = solution_bin(exercise);
         if build.bins.get(&bin).and_then(|b| b.executable.as_ref()).is_none() {
@@ -330,6 +339,7 @@ fn check_wrong_answers(
     selected: &[usize],
     run: &RunOptions,
     jobs: usize,
+    invoke: &str,
 ) -> Result<Vec<String>> {
     let (mut answers, _) = read_wrong_answers(course)?;
     answers.retain(|answer| selected.contains(&answer.exercise));
@@ -346,17 +356,13 @@ fn check_wrong_answers(
     }
     let mut problems = Vec::new();
     for round in rounds {
-        let subject = tempfile::tempdir().context("cannot create a temporary folder")?;
-        for answer in &round {
-            let target = subject.path().join(course.exercises()[answer.exercise].rel_path());
-            write_atomically(&target, answer.source.as_bytes())?;
-        }
+        let sources: Vec<(usize, String)> = round.iter().map(|a| (a.exercise, a.source.clone())).collect();
         let indices: Vec<usize> = round.iter().map(|a| a.exercise).collect();
         let options =
-            verify::Options { run: run.clone(), subject_dir: Some(subject.path()), jobs, progress: false };
+            verify::Options { run: run.clone(), subject: Subject::Sources(&sources), jobs, progress: false };
         let verdicts = verify::verify(course, &indices, &options)?;
         for (answer, verdict) in round.iter().zip(&verdicts) {
-            let said = format!("{}\n{}\n{}", verdict.summary, verdict.details, verdict.output);
+            let said = render::plain(verdict, invoke);
             if verdict.passed() {
                 problems.push(format!("{}: the checks accept this wrong answer", answer.label));
             } else if let Some(missing) = answer.expect.iter().find(|text| !said.contains(text.as_str())) {

@@ -32,31 +32,85 @@ impl Captured {
     }
 }
 
-/// Child processes started here and not yet reaped, so that watch mode can stop a running
-/// check when the learner quits. Only unreaped pids are listed: such a pid cannot have been
-/// reused by another process, so killing it is safe.
-static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Process groups started here (a build, a check) and not yet cleaned up, so that a timeout,
+/// q, Ctrl-C or a save in watch mode can stop all of one job: cargo with its rustc and
+/// linker, or a check with anything it started. A group's id is its leader's pid, and Linux
+/// does not reuse a pid while a process group of that id exists, so killing a listed group
+/// never hits an unrelated process.
+static GROUPS: Mutex<Groups> = Mutex::new(Groups { running: Vec::new(), stopping: false });
 
+struct Groups {
+    running: Vec<u32>,
+    /// Set by [`stop_all`]: a group that registers afterwards is killed at once, so a job that
+    /// was between two steps (built, not yet checked) cannot start its next step.
+    stopping: bool,
+}
+
+fn groups() -> std::sync::MutexGuard<'static, Groups> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes `command` the leader of a new process group, so that everything it starts can be
+/// killed with it. (It also keeps the terminal's Ctrl-C from reaching it directly: the runner
+/// decides, see [`stop_all`].)
+pub fn in_own_group(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0)
+}
+
+/// Lists the group led by `pid`, started with [`in_own_group`]; kills it at once when a stop
+/// was requested meanwhile.
 pub fn register(pid: u32) {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
-}
-
-/// Call right after the child was reaped.
-pub fn unregister(pid: u32) {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != pid);
-}
-
-/// Kills every child still running (a build, a check), e.g. when the learner quits.
-pub fn kill_running() {
-    for pid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-        kill(pid);
+    let mut groups = groups();
+    if groups.stopping {
+        kill_group(pid);
     }
+    groups.running.push(pid);
+}
+
+/// Call right after the group's leader was reaped. Kills what the leader left behind in its
+/// group (a rustc whose cargo was killed, a process the learner's code started).
+pub fn unregister(pid: u32) {
+    let mut groups = groups();
+    kill_group(pid);
+    groups.running.retain(|&p| p != pid);
+}
+
+/// Kills every group still running (a build, a check), and any that starts before
+/// [`allow_starts`]: the learner quit, or saved during a check that is now stale.
+pub fn stop_all() {
+    let mut groups = groups();
+    groups.stopping = true;
+    for &pid in &groups.running {
+        kill_group(pid);
+    }
+}
+
+/// Ends a [`stop_all`]: new builds and checks may start again.
+pub fn allow_starts() {
+    groups().stopping = false;
 }
 
 pub enum Ending {
     Exited(ExitStatus),
     TimedOut,
+    /// Killed for holding more memory (resident) than the limit; `used` is what it held.
+    OverMemory {
+        used: u64,
+    },
 }
+
+/// What a child may use before it is killed.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Resident memory, in bytes; `None`: no limit.
+    pub memory: Option<u64>,
+}
+
+/// How often a child's memory is looked at. A check that fills memory as fast as it can adds
+/// a few hundred MiB in this time, well inside the default limit's margin (half the machine).
+const MEMORY_POLL: Duration = Duration::from_millis(25);
 
 pub struct Finished {
     pub ending: Ending,
@@ -65,10 +119,12 @@ pub struct Finished {
     pub duration: Duration,
 }
 
-/// Runs `command` to its end or until `timeout`, whichever comes first; on timeout the child
-/// is killed. stdin is closed so a program waiting for input ends instead of hanging.
-pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finished> {
+/// Runs `command` to its end, or until it passes `limits`: the timeout, or the memory limit,
+/// when its process group is killed. stdin is closed so a program waiting for input ends
+/// instead of hanging.
+pub fn run_limited(mut command: Command, limits: Limits) -> Result<Finished> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    in_own_group(&mut command);
     let start = Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
     let stdout = capture(child.stdout.take().expect("stdout is piped"));
@@ -84,20 +140,41 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Finis
         unregister(pid);
         let _ = sender.send(status);
     });
-    let ending = match receiver.recv_timeout(timeout) {
-        Ok(status) => Ending::Exited(status.context("cannot wait for the check process")?),
-        Err(_) => {
-            kill(pid);
-            // Reap it so that it does not linger as a zombie.
-            let _ = receiver.recv_timeout(Duration::from_secs(5));
-            Ending::TimedOut
-        }
+    let deadline = start + limits.timeout;
+    let ending = loop {
+        let now = Instant::now();
+        let wait = match limits.memory {
+            Some(_) => MEMORY_POLL.min(deadline.saturating_duration_since(now)),
+            None => deadline.saturating_duration_since(now),
+        };
+        let over = match receiver.recv_timeout(wait) {
+            Ok(status) => break Ending::Exited(status.context("cannot wait for the check process")?),
+            Err(_) if Instant::now() >= deadline => Ending::TimedOut,
+            Err(_) => match (limits.memory, resident_bytes(pid)) {
+                (Some(limit), Some(used)) if used > limit => Ending::OverMemory { used },
+                _ => continue,
+            },
+        };
+        kill_group(pid);
+        // Reap it so that it does not linger as a zombie.
+        let _ = receiver.recv_timeout(Duration::from_secs(5));
+        break over;
     };
     let duration = start.elapsed();
-    // Grandchildren could hold the pipes open after a kill; don't wait on them forever.
+    // The group is killed once its leader is reaped, so nothing should hold the pipes open; a
+    // process that left the group could, so don't wait on them forever.
     let stdout = stdout.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     let stderr = stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     Ok(Finished { ending, stdout, stderr, duration })
+}
+
+/// The resident memory of process `pid`, from /proc (Linux); `None` where that cannot be read.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page_size).ok()?)
 }
 
 fn empty() -> Captured {
@@ -123,39 +200,27 @@ fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
     receiver
 }
 
-fn kill(pid: u32) {
-    // SAFETY: kill(2) on a pid we spawned and have not reaped yet (pids leave RUNNING when they
-    // are reaped), so it cannot have been reused by another process.
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) of a process group we created (see GROUPS for why its id cannot belong
+    // to an unrelated group); an empty group gives ESRCH, which is fine.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
     }
 }
 
-/// Describes how a process ended when it did not exit normally, e.g.
-/// "killed by signal 11 (SIGSEGV, a segmentation fault)".
-pub fn describe_signal(status: &ExitStatus) -> Option<String> {
+/// The signal that ended a process, if one did.
+pub fn signal_of(status: &ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
-    let signal = status.signal()?;
-    let name = match signal {
-        libc::SIGSEGV => "SIGSEGV, a segmentation fault: memory was read or written out of bounds",
-        libc::SIGABRT => "SIGABRT: the process aborted, often a C++ exception or an assertion in libtorch",
-        libc::SIGBUS => "SIGBUS, a bus error",
-        libc::SIGFPE => "SIGFPE, an arithmetic error",
-        libc::SIGILL => "SIGILL, an illegal instruction",
-        libc::SIGKILL => "SIGKILL: killed, perhaps for using too much memory",
-        libc::SIGTERM => "SIGTERM",
-        _ => "",
-    };
-    Some(if name.is_empty() {
-        format!("killed by signal {signal}")
-    } else {
-        format!("killed by signal {signal} ({name})")
-    })
+    status.signal()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run_with_timeout(command: Command, timeout: Duration) -> Result<Finished> {
+        run_limited(command, Limits { timeout, memory: None })
+    }
 
     fn shell(script: &str) -> Command {
         let mut command = Command::new("sh");
@@ -182,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn kills_a_process_over_its_memory_limit() {
+        // python3 is on every machine tensorlings runs on (it installs libtorch with it).
+        let mut command = Command::new("python3");
+        command.args(["-c", "import time\nx = bytearray(400 << 20)\ntime.sleep(30)"]);
+        let limits = Limits { timeout: Duration::from_secs(30), memory: Some(200 << 20) };
+        let finished = run_limited(command, limits).unwrap();
+        let Ending::OverMemory { used } = finished.ending else { panic!("not stopped for its memory") };
+        assert!(used > 200 << 20, "{used}");
+        assert!(finished.duration < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_process_under_its_memory_limit_runs_to_its_end() {
+        let limits = Limits { timeout: Duration::from_secs(10), memory: Some(1 << 30) };
+        let finished = run_limited(shell("sleep 0.2; echo done"), limits).unwrap();
+        assert!(matches!(finished.ending, Ending::Exited(s) if s.success()));
+        assert_eq!(finished.stdout.text(), "done\n");
+    }
+
+    #[test]
     fn caps_a_flood_of_output() {
         let finished = run_with_timeout(shell("head -c 1000000 /dev/zero"), Duration::from_secs(10)).unwrap();
         assert_eq!(finished.stdout.bytes.len(), OUTPUT_CAP);
@@ -193,9 +278,9 @@ mod tests {
     fn names_the_signal_of_a_crash() {
         let finished = run_with_timeout(shell("kill -SEGV $$"), Duration::from_secs(10)).unwrap();
         let Ending::Exited(status) = finished.ending else { panic!("timed out") };
-        assert!(describe_signal(&status).unwrap().contains("SIGSEGV"));
+        assert_eq!(signal_of(&status), Some(libc::SIGSEGV));
         let finished = run_with_timeout(shell("exit 0"), Duration::from_secs(10)).unwrap();
         let Ending::Exited(status) = finished.ending else { panic!("timed out") };
-        assert!(describe_signal(&status).is_none());
+        assert_eq!(signal_of(&status), None);
     }
 }

@@ -8,11 +8,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::bytes::Bytes;
+
 /// The only `format_version` this runner understands.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Used when neither the exercise nor the course sets a timeout.
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// A check process that links libtorch holds about 100 MiB before it does anything.
+const MIN_MEMORY_LIMIT: Bytes = Bytes(64 << 20);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +43,9 @@ pub struct CourseSettings {
     pub timeout_secs: u64,
     /// How many wrong answers (wrong/DIR/NAME.toml) `dev check` requires of every exercise.
     pub min_wrong_answers: usize,
+    /// Memory a check process may use, unless an exercise sets its own; `None`: half of the
+    /// machine's memory.
+    pub memory_limit: Option<Bytes>,
 }
 
 impl Default for CourseSettings {
@@ -47,6 +55,7 @@ impl Default for CourseSettings {
             libtorch: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             min_wrong_answers: 0,
+            memory_limit: None,
         }
     }
 }
@@ -70,6 +79,8 @@ pub struct ExerciseInfo {
     /// Run alone (after the parallel batch) in `verify`: for checks that time or measure.
     #[serde(default)]
     pub exclusive: bool,
+    /// Overrides the course's memory limit for this exercise's check run.
+    pub memory_limit: Option<Bytes>,
 }
 
 impl ExerciseInfo {
@@ -107,6 +118,11 @@ impl InfoFile {
         if self.course.timeout_secs == 0 {
             bail!("[course] timeout_secs must be at least 1");
         }
+        if self.course.memory_limit.is_some_and(|limit| limit < MIN_MEMORY_LIMIT) {
+            bail!(
+                "[course] memory_limit must be at least {MIN_MEMORY_LIMIT}: libtorch alone needs that much"
+            );
+        }
         let mut section_dirs = HashSet::new();
         for section in &self.sections {
             if !section_dirs.insert(section.dir.as_str()) {
@@ -138,6 +154,11 @@ impl InfoFile {
             if exercise.timeout_secs == Some(0) {
                 bail!("{which}: field `timeout_secs` must be at least 1");
             }
+            if exercise.memory_limit.is_some_and(|limit| limit < MIN_MEMORY_LIMIT) {
+                bail!(
+                    "{which}: field `memory_limit` must be at least {MIN_MEMORY_LIMIT}: libtorch alone needs that much"
+                );
+            }
             if !self.sections.is_empty() && !self.sections.iter().any(|s| s.dir == exercise.dir) {
                 bail!("{which}: field `dir` is \"{}\", but no [[sections]] entry has that dir", exercise.dir);
             }
@@ -147,6 +168,11 @@ impl InfoFile {
 
     pub fn timeout(&self, exercise: &ExerciseInfo) -> Duration {
         Duration::from_secs(exercise.timeout_secs.unwrap_or(self.course.timeout_secs))
+    }
+
+    /// The memory `exercise`'s check process may use before it is stopped.
+    pub fn memory_limit(&self, exercise: &ExerciseInfo) -> Bytes {
+        exercise.memory_limit.or(self.course.memory_limit).unwrap_or_else(Bytes::half_of_machine)
     }
 
     /// The title of a section folder: its [[sections]] title, else the folder name.
@@ -303,6 +329,25 @@ exclusive = true
             "[[sections]]\ndir = \"00_intro\"\ntitle = \"Again\"\n\n[[exercises]]\nname = \"first\"",
         );
         assert!(error_of(&text).contains("has dir \"00_intro\" twice"), "{}", error_of(&text));
+    }
+
+    #[test]
+    fn memory_limits_are_sizes_per_exercise_or_course() {
+        let info = InfoFile::parse(
+            &VALID.replace("exclusive = true", "exclusive = true\nmemory_limit = \"512 MiB\""),
+        )
+        .unwrap();
+        assert_eq!(info.memory_limit(&info.exercises[1]), Bytes(512 << 20));
+        assert_eq!(info.memory_limit(&info.exercises[0]), Bytes::half_of_machine());
+        let message =
+            error_of(&VALID.replace("exclusive = true", "exclusive = true\nmemory_limit = \"8 GB\""));
+        assert!(message.contains("unknown unit `GB`") && message.contains("exercise `second`"), "{message}");
+        let message =
+            error_of(&VALID.replace("exclusive = true", "exclusive = true\nmemory_limit = \"1 MiB\""));
+        assert!(
+            message.contains("exercise `second`: field `memory_limit` must be at least 64 MiB"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -64,13 +64,15 @@ pub struct Provisioner<'a> {
     course: &'a Course,
     /// The version the course needs, e.g. `2.13.0`.
     version: &'a str,
+    /// How tensorlings was started (`tensorlings`, `cargo run --`), for suggested commands.
+    invoke: &'a str,
 }
 
 impl<'a> Provisioner<'a> {
     /// `None` when the course needs no libtorch.
-    pub fn for_course(course: &'a Course) -> Option<Self> {
+    pub fn for_course(course: &'a Course, invoke: &'a str) -> Option<Self> {
         let version = course.info.course.libtorch.as_deref()?;
-        Some(Self { course, version })
+        Some(Self { course, version, invoke })
     }
 
     pub fn version(&self) -> &str {
@@ -92,8 +94,9 @@ impl<'a> Provisioner<'a> {
             Some(found) => found,
             None if allow_install => self.install()?,
             None => bail!(
-                "libtorch {} was not found; run `tensorlings setup` to install it (or `tensorlings setup --check` to see where tensorlings looked)",
-                self.version
+                "libtorch {} was not found; run `{1} setup` to install it (or `{1} setup --check` to see where tensorlings looked)",
+                self.version,
+                self.invoke
             ),
         };
         self.write_cargo_config(&libtorch)?;
@@ -256,9 +259,12 @@ impl<'a> Provisioner<'a> {
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let advice = if stderr.contains("ensurepip") || stderr.contains("venv") {
-                "Python's venv module is missing: on Debian or Ubuntu run `sudo apt install python3-venv`, then `tensorlings setup`"
+                format!(
+                    "Python's venv module is missing: on Debian or Ubuntu run `sudo apt install python3-venv`, then `{} setup`",
+                    self.invoke
+                )
             } else {
-                "see the error above"
+                "see the error above".to_string()
             };
             bail!("`{} -m venv` failed: {advice}\n{}", python.display(), stderr.trim());
         }
@@ -272,9 +278,10 @@ impl<'a> Provisioner<'a> {
         if !status.success() {
             bail!(
                 "pip could not install torch=={} (exit code {}). If pip's error above is about the network, check the connection \
-                 or proxy (pip honours HTTPS_PROXY); if it is about space, free some disk. Then run `tensorlings setup` again: the \
+                 or proxy (pip honours HTTPS_PROXY); if it is about space, free some disk. Then run `{} setup` again: the \
                  unfinished install is removed first.",
                 self.version,
+                self.invoke,
                 status.code().unwrap_or(-1)
             );
         }

@@ -1,6 +1,7 @@
 //! tensorlings: a rustlings-style course and runner for advanced tensor programming in Rust on
 //! libtorch (tch). This binary is the runner; it builds without libtorch.
 
+mod bytes;
 mod cargo;
 mod check;
 mod cli;
@@ -8,11 +9,15 @@ mod commands;
 mod course;
 mod dev;
 mod exec;
+mod guard;
 mod info_file;
 mod libtorch;
+mod protocol;
 mod render;
 mod shipped;
+mod staging;
 mod state;
+mod verdict;
 mod verify;
 mod watch;
 
@@ -34,6 +39,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Builds and checks run in process groups of their own (so that a timeout can stop all of
+    // one), which also keeps the terminal's Ctrl-C from reaching them: pass it on, and leave
+    // no cargo, rustc or check process behind.
+    let _ = ctrlc::set_handler(|| {
+        exec::stop_all();
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     // colored honours NO_COLOR and CLICOLOR itself; it does not know whether stdout is a terminal.
     if !std::io::stdout().is_terminal() {

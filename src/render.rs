@@ -3,17 +3,135 @@
 use std::fmt::Write as _;
 
 use colored::Colorize;
+use serde::Serialize;
 
-use crate::check::{Status, Verdict};
+use crate::bytes::Bytes;
 use crate::course::Course;
 use crate::info_file::ExerciseInfo;
 use crate::state::State;
+use crate::verdict::{CheckOutcome, CheckResult, Outcome, Status, Verdict};
+
+/// The status as one word or two, for tables.
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::CompileError => "compile error",
+        Status::Timeout => "timeout",
+        Status::Crash => "crash",
+        Status::Error => "setup error",
+    }
+}
+
+pub fn status_word(status: Status) -> colored::ColoredString {
+    match status {
+        Status::Pass => "pass".green(),
+        Status::Fail => "fail".red(),
+        other => status_label(other).red().bold(),
+    }
+}
+
+/// What a signal means, for a learner: "signal 11 (SIGSEGV, a segmentation fault: ...)".
+fn signal_text(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGSEGV => "SIGSEGV, a segmentation fault: memory was read or written out of bounds",
+        libc::SIGABRT => "SIGABRT: the process aborted, often a C++ exception or an assertion in libtorch",
+        libc::SIGBUS => "SIGBUS, a bus error",
+        libc::SIGFPE => "SIGFPE, an arithmetic error",
+        libc::SIGILL => "SIGILL, an illegal instruction",
+        libc::SIGKILL => "SIGKILL: killed, perhaps by the system for using too much memory",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    format!("signal {signal} ({name})")
+}
+
+/// The verdict in one line, e.g. "2 of 5 checks failed", "it does not compile".
+pub fn summary(verdict: &Verdict, invoke: &str) -> String {
+    let passed = verdict.count(CheckOutcome::Pass);
+    let skipped = verdict.count(CheckOutcome::Skip);
+    match &verdict.outcome {
+        Outcome::Passed if skipped > 0 => format!("{} passed, {skipped} skipped", count(passed, "check")),
+        Outcome::Passed => format!("{} passed", count(passed, "check")),
+        Outcome::ChecksFailed => format!(
+            "{} of {} failed",
+            verdict.count(CheckOutcome::Fail),
+            count(verdict.checks.len(), "check")
+        ),
+        Outcome::AllSkipped => "no check ran (all were skipped)".into(),
+        Outcome::ExitedWith { code } => {
+            format!("every check passed, but the process exited with code {}", code.unwrap_or(-1))
+        }
+        Outcome::CompileError { .. } => "it does not compile".into(),
+        Outcome::ReachesOutside { .. } => "it reaches outside the exercise".into(),
+        Outcome::TimedOut { after } => format!(
+            "it was stopped after {} s: is there an endless loop, or a very large tensor?",
+            after.as_secs()
+        ),
+        Outcome::OverMemory { used, limit } => format!(
+            "it was stopped for using {} of memory; the limit is {}: is a tensor far larger than the task \
+             needs (a broadcast to n x n, a copy per iteration)?",
+            Bytes(*used),
+            Bytes(*limit)
+        ),
+        Outcome::Signal { signal } => format!("the check process was killed by {}", signal_text(*signal)),
+        Outcome::NoReport { code: Some(0) } => {
+            "the check process exited before reporting (does the exercise call std::process::exit?)".into()
+        }
+        Outcome::NoReport { code } => {
+            format!("the check process exited with code {} before reporting", code.unwrap_or(-1))
+        }
+        Outcome::BadReport { reason } => {
+            format!("the check process wrote a report that cannot be read: {reason}")
+        }
+        Outcome::SetupError { message } | Outcome::CouldNotRun { message } => message.clone(),
+        Outcome::MissingBinary { bin, manifest } => format!(
+            "{manifest} has no binary `{bin}`: the course package is out of date; run `{invoke} dev update`"
+        ),
+    }
+}
+
+/// What to read to fix it: the compiler's diagnostics, or each failed check with its message
+/// and each skipped one with why; compiler warnings of a build that passed.
+pub fn details(verdict: &Verdict) -> String {
+    match &verdict.outcome {
+        Outcome::CompileError { diagnostics } => return diagnostics.clone(),
+        Outcome::ReachesOutside { path, line, pattern, why } => {
+            return format!(
+                "{path}:{line} uses `{pattern}`, which {why}: an exercise may use only its own code, tch and \
+                 tensorlings_support (the check compiles it next to the reference solution).\n"
+            );
+        }
+        _ => {}
+    }
+    // Failures first; then what was skipped and why, so that "not tested here" is visible.
+    let failed = verdict.checks.iter().filter(|c| c.outcome == CheckOutcome::Fail);
+    let skipped = verdict.checks.iter().filter(|c| c.outcome == CheckOutcome::Skip);
+    let text = failed
+        .map(|c| format!("check `{}` failed:\n{}\n", c.name, indent(c.message.trim_end())))
+        .chain(skipped.map(|c| format!("check `{}` skipped: {}\n", c.name, c.message.trim_end())))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if text.is_empty() { verdict.warnings.clone() } else { text }
+}
+
+/// Everything a verdict says, uncoloured: what `dev check` searches for a wrong answer's
+/// `expect` texts.
+pub fn plain(verdict: &Verdict, invoke: &str) -> String {
+    format!("{}\n{}\n{}", summary(verdict, invoke), details(verdict), verdict.output)
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+}
 
 /// How a verdict is shown: `hint` says how to get the hint ("press h for a hint"); watch mode,
 /// which has no scrollback, shows only the last `output_lines` of what the check printed.
 pub struct Shown<'a> {
     pub hint: &'a str,
     pub output_lines: Option<(usize, &'a str)>,
+    /// How tensorlings was started (`tensorlings`, `cargo run --`), for suggested commands.
+    pub invoke: &'a str,
 }
 
 /// The whole verdict of one exercise, as `run` and watch mode print it. With `output_lines`
@@ -21,8 +139,9 @@ pub struct Shown<'a> {
 pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, shown: &Shown) -> String {
     let hint = shown.hint;
     let mut text = String::new();
-    if !verdict.details.is_empty() {
-        text.push_str(verdict.details.trim_end());
+    let details = details(verdict);
+    if !details.is_empty() {
+        text.push_str(details.trim_end());
         text.push_str("\n\n");
     }
     if !verdict.passed() && !verdict.output.trim().is_empty() {
@@ -40,44 +159,25 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
     }
     let seconds = verdict.duration.as_secs_f64();
     let device = verdict.device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
+    let summary = summary(verdict, shown.invoke);
     if verdict.passed() {
-        let _ = writeln!(
-            text,
-            "{} {} passed: {}{device} ({seconds:.2} s)",
-            "✓".green().bold(),
-            exercise.name.bold(),
-            verdict.summary
-        );
+        let mark = "✓".green().bold();
+        let _ = writeln!(text, "{mark} {} passed: {summary}{device} ({seconds:.2} s)", exercise.name.bold());
         let solution = course.solution_path(exercise);
         let _ = writeln!(
             text,
             "Compare with the reference solution: {}",
             course.display_path(&solution).underline()
         );
-    } else if verdict.status == Status::Error {
+    } else if verdict.status() == Status::Error {
         let mark = "✗".red().bold();
-        let _ = writeln!(text, "{mark} {} could not be checked: {}", exercise.name.bold(), verdict.summary);
+        let _ = writeln!(text, "{mark} {} could not be checked: {summary}", exercise.name.bold());
     } else {
-        let _ = writeln!(
-            text,
-            "{} {} {}: {}",
-            "✗".red().bold(),
-            exercise.name.bold(),
-            "failed".red(),
-            verdict.summary
-        );
+        let _ = writeln!(text, "{} {} {}: {summary}", "✗".red().bold(), exercise.name.bold(), "failed".red());
         let path = course.exercise_path(exercise);
-        let _ = writeln!(text, "Fix {}; {hint}.", course.display_path(&path).underline(),);
+        let _ = writeln!(text, "Fix {}; {hint}.", course.display_path(&path).underline());
     }
     text
-}
-
-pub fn status_word(status: Status) -> colored::ColoredString {
-    match status {
-        Status::Pass => "pass".green(),
-        Status::Fail => "fail".red(),
-        other => other.label().red().bold(),
-    }
 }
 
 /// "1 check", "2 checks".
@@ -94,7 +194,7 @@ pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
 /// Every exercise by section with its state, then the overall progress.
 pub fn list(course: &Course, state: &State) -> String {
     let mut text = exercise_table(course, state);
-    let _ = writeln!(text, "\n{}", progress_bar(state.done_count(), state.done.len(), 40));
+    let _ = writeln!(text, "\n{}", progress_bar(state.done_count(), state.len(), 40));
     text
 }
 
@@ -112,8 +212,8 @@ pub fn exercise_table(course: &Course, state: &State) -> String {
             let title = course.info.section_title(&exercise.dir);
             let _ = writeln!(text, "{}", format!("{} ({})", title, exercise.dir).bold());
         }
-        let marker = if index == state.current { "▶".cyan().bold() } else { " ".normal() };
-        let status = if state.done[index] { "done   ".green() } else { "pending".yellow() };
+        let marker = if index == state.current() { "▶".cyan().bold() } else { " ".normal() };
+        let status = if state.is_done(index) { "done   ".green() } else { "pending".yellow() };
         let path = course.exercise_path(exercise);
         let _ = writeln!(
             text,
@@ -125,9 +225,143 @@ pub fn exercise_table(course: &Course, state: &State) -> String {
     text
 }
 
+/// The table `verify` prints: one row per exercise, then the failures' details.
+pub fn summary_table(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &str) -> String {
+    let mut text = String::new();
+    let width = indices.iter().map(|&i| course.exercises()[i].name.len()).max().unwrap_or(4).max(8);
+    let _ = writeln!(
+        text,
+        "{}",
+        format!("{:<width$}  {:<13}  {:>8}  summary", "exercise", "status", "time").bold()
+    );
+    for (&index, verdict) in indices.iter().zip(verdicts) {
+        let exercise = &course.exercises()[index];
+        let status = status_word(verdict.status());
+        let padding = 13usize.saturating_sub(status_label(verdict.status()).len());
+        let _ = writeln!(
+            text,
+            "{:<width$}  {status}{}  {:>7.2}s  {}",
+            exercise.name,
+            " ".repeat(padding),
+            verdict.duration.as_secs_f64(),
+            summary(verdict, invoke)
+        );
+    }
+    let tally = Tally::of(verdicts);
+    let _ = write!(text, "\n{} passed, {} failed", tally.passed, tally.failed);
+    if tally.errors > 0 {
+        let _ = write!(text, ", {} could not be checked", tally.errors);
+    }
+    text.push('\n');
+    text
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format_version: u32,
+    summary: Tally,
+    exercises: Vec<JsonExercise<'a>>,
+}
+
+/// How many passed, failed, and could not be checked at all (setup errors).
+#[derive(Serialize)]
+struct Tally {
+    total: usize,
+    passed: usize,
+    failed: usize,
+    errors: usize,
+}
+
+impl Tally {
+    fn of(verdicts: &[Verdict]) -> Self {
+        let passed = verdicts.iter().filter(|v| v.passed()).count();
+        let errors = verdicts.iter().filter(|v| v.status() == Status::Error).count();
+        Tally { total: verdicts.len(), passed, failed: verdicts.len() - passed - errors, errors }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonExercise<'a> {
+    name: &'a str,
+    section: &'a str,
+    path: String,
+    status: Status,
+    duration_ms: u128,
+    message: String,
+    checks: &'a [CheckResult],
+}
+
+/// One JSON document for graders: see the README for its fields.
+pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &str) -> String {
+    let exercises: Vec<JsonExercise> = indices
+        .iter()
+        .zip(verdicts)
+        .map(|(&index, verdict)| {
+            let exercise = &course.exercises()[index];
+            let mut message = summary(verdict, invoke);
+            let details = details(verdict);
+            if !verdict.passed() && !details.is_empty() {
+                message.push('\n');
+                message.push_str(details.trim_end());
+            }
+            JsonExercise {
+                name: &exercise.name,
+                section: &exercise.dir,
+                path: format!("exercises/{}", exercise.rel_path()),
+                status: verdict.status(),
+                duration_ms: verdict.duration.as_millis(),
+                message,
+                checks: &verdict.checks,
+            }
+        })
+        .collect();
+    let report = JsonReport { format_version: 1, summary: Tally::of(verdicts), exercises };
+    serde_json::to_string_pretty(&report).expect("the report serializes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::verdict::{CheckOutcome, CheckResult, Outcome, Verdict};
+
+    fn check(name: &str, outcome: CheckOutcome, message: &str) -> CheckResult {
+        CheckResult { name: name.into(), outcome, message: message.into(), duration_ms: 0 }
+    }
+
+    #[test]
+    fn a_verdict_says_what_failed_then_what_was_skipped() {
+        let verdict = Verdict {
+            checks: vec![
+                check("values", CheckOutcome::Pass, ""),
+                check("shape", CheckOutcome::Fail, "got [2]\nexpected [3]"),
+                check("on CUDA", CheckOutcome::Skip, "no CUDA device"),
+            ],
+            ..Verdict::new(Outcome::ChecksFailed)
+        };
+        assert_eq!(summary(&verdict, "tensorlings"), "1 of 3 checks failed");
+        assert_eq!(
+            details(&verdict),
+            "check `shape` failed:\n    got [2]\n    expected [3]\n\ncheck `on CUDA` skipped: no CUDA device\n"
+        );
+        let passed =
+            Verdict { checks: vec![check("a", CheckOutcome::Pass, "")], ..Verdict::new(Outcome::Passed) };
+        assert_eq!(summary(&passed, "tensorlings"), "1 check passed");
+    }
+
+    #[test]
+    fn endings_are_explained() {
+        let said = |outcome| summary(&Verdict::new(outcome), "cargo run --");
+        assert!(said(Outcome::Signal { signal: libc::SIGSEGV }).contains("SIGSEGV, a segmentation fault"));
+        assert!(
+            said(Outcome::OverMemory { used: 9 << 30, limit: 8 << 30 })
+                .contains("using 9 GiB of memory; the limit is 8 GiB")
+        );
+        assert!(said(Outcome::NoReport { code: Some(0) }).contains("std::process::exit"));
+        let missing =
+            said(Outcome::MissingBinary { bin: "a_check".into(), manifest: "course/Cargo.toml".into() });
+        assert!(missing.ends_with("run `cargo run -- dev update`"), "{missing}");
+    }
 
     #[test]
     fn progress_bar_fills_in_proportion() {

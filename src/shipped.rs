@@ -55,7 +55,7 @@ pub fn read_manifest(course: &Course) -> Result<Manifest> {
     let path = manifest_path(course);
     match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).with_context(|| {
-            format!("{} is damaged: restore it with git, or run `tensorlings dev update`", path.display())
+            format!("{} is damaged: restore it with `git checkout -- {}`", path.display(), path.display())
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),

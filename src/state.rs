@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Status, Verdict};
 use crate::course::Course;
+use crate::verdict::{Status, Verdict};
 
 const STATE_VERSION: u32 = 1;
 
@@ -21,11 +21,22 @@ struct StateFile {
 pub struct State {
     path: PathBuf,
     /// Index of the current exercise in the course.
-    pub current: usize,
+    current: usize,
     /// Per exercise, in course order: has it passed?
-    pub done: Vec<bool>,
+    done: Vec<bool>,
     /// Set when the state file was unreadable and has been rebuilt: say so once.
-    pub rebuilt_because: Option<String>,
+    rebuilt_because: Option<String>,
+}
+
+/// Where [`State::advance`] went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Advance {
+    /// The current exercise has not passed yet: it stays current.
+    NotDone,
+    /// To this exercise, the next one not done.
+    To(usize),
+    /// Every exercise is done.
+    Finished,
 }
 
 impl State {
@@ -82,11 +93,59 @@ impl State {
         write_atomically(&self.path, text.as_bytes())
     }
 
+    /// Why the state file was rebuilt, once: the caller tells the learner.
+    pub fn take_rebuilt_reason(&mut self) -> Option<String> {
+        self.rebuilt_because.take()
+    }
+
+    /// The index of the current exercise.
+    pub fn current(&self) -> usize {
+        self.current
+    }
+
+    pub fn is_done(&self, index: usize) -> bool {
+        self.done[index]
+    }
+
+    /// How many exercises the course has.
+    pub fn len(&self) -> usize {
+        self.done.len()
+    }
+
     /// Records a verdict: done when it passed, not done when it failed. A verdict of a check
     /// that could not run at all (a setup problem) says nothing about the exercise: unchanged.
     pub fn record(&mut self, index: usize, verdict: &Verdict) {
-        if verdict.status != Status::Error {
+        if verdict.status() != Status::Error {
             self.done[index] = verdict.passed();
+        }
+    }
+
+    /// An exercise was reset to as shipped: it is to be done again.
+    pub fn reset(&mut self, index: usize) {
+        self.done[index] = false;
+    }
+
+    /// Moves on from a current exercise that passed, to the next one not done.
+    pub fn advance(&mut self) -> Advance {
+        if !self.done[self.current] {
+            return Advance::NotDone;
+        }
+        match self.next_pending(self.current) {
+            Some(next) => {
+                self.current = next;
+                Advance::To(next)
+            }
+            None => Advance::Finished,
+        }
+    }
+
+    /// After checking every exercise: when the current one is done, the next to work on is the
+    /// first one not done.
+    pub fn advance_to_first_pending(&mut self) {
+        if self.done[self.current]
+            && let Some(first) = self.done.iter().position(|done| !done)
+        {
+            self.current = first;
         }
     }
 
@@ -99,7 +158,7 @@ impl State {
     }
 
     /// The first exercise not done after `from` (wrapping around), if any is left.
-    pub fn next_pending(&self, from: usize) -> Option<usize> {
+    fn next_pending(&self, from: usize) -> Option<usize> {
         let n = self.done.len();
         (1..=n).map(|step| (from + step) % n).find(|&i| !self.done[i])
     }
@@ -133,6 +192,31 @@ mod tests {
         assert_eq!(s.next_pending(2), Some(0));
         assert_eq!(state(&[true, true]).next_pending(0), None);
         assert_eq!(state(&[false]).next_pending(0), Some(0));
+    }
+
+    #[test]
+    fn advance_moves_on_only_from_a_passed_exercise() {
+        let mut s = state(&[false, true, false]);
+        assert_eq!(s.advance(), Advance::NotDone);
+        s.done[0] = true;
+        assert_eq!(s.advance(), Advance::To(2));
+        assert_eq!(s.current(), 2);
+        s.done[2] = true;
+        assert_eq!(s.advance(), Advance::Finished);
+        s.reset(1);
+        assert_eq!(s.advance(), Advance::To(1));
+    }
+
+    #[test]
+    fn after_verify_the_first_pending_is_current() {
+        let mut s = state(&[true, true, false, false]);
+        s.current = 1;
+        s.advance_to_first_pending();
+        assert_eq!(s.current(), 2);
+        let mut s = state(&[false, false]);
+        s.current = 1;
+        s.advance_to_first_pending();
+        assert_eq!(s.current(), 1, "an exercise not done stays current");
     }
 
     #[test]

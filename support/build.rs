@@ -22,7 +22,7 @@ fn main() {
     println!("cargo:libtorch_lib={}", lib.display());
 
     let mut build = cc::Build::new();
-    build.cpp(true).std("c++17").file("cpp/autograd_shim.cpp");
+    build.cpp(true).std("c++17").file("cpp/autograd_shim.cpp").file("cpp/memory_shim.cpp");
     // -isystem rather than -I: libtorch's headers are not warning-clean, ours should be.
     for dir in [include.clone(), include.join("torch/csrc/api/include")] {
         build.flag("-isystem").flag(dir.to_str().expect("non-UTF-8 libtorch path"));
@@ -30,7 +30,7 @@ fn main() {
     // Must match the ABI libtorch was built with (pip wheels: 1), as torch-sys does.
     let abi = env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     build.define("_GLIBCXX_USE_CXX11_ABI", abi.as_str());
-    build.compile("tensorlings_autograd_shim");
+    build.compile("tensorlings_shim");
 
     // Whether binaries link libtorch's CUDA part: see `links_cuda`. The course package's build
     // script reads this as DEP_TENSORLINGS_SUPPORT_LINK_CUDA, and this crate's tests as an env var.

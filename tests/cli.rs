@@ -63,16 +63,20 @@ fn list_shows_sections_states_and_progress() {
 #[test]
 fn a_reader_that_stops_early_ends_tensorlings_quietly() {
     let course = Course::new();
-    // `true` reads nothing and exits at once, before tensorlings writes: like `| head` done early.
-    let binary = assert_cmd::cargo::cargo_bin("tensorlings");
-    let output = std::process::Command::new("sh")
-        .args(["-c", "\"$0\" list | true"])
-        .arg(&binary)
+    // A pipe whose reader is gone before tensorlings writes, as after `| head` has read enough:
+    // the first write meets a broken pipe, every time.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"))
+        .arg("list")
         .current_dir(course.dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "tensorlings complained about the closed pipe: {stderr}");
 }
 
 #[test]
@@ -140,6 +144,107 @@ fn a_hanging_exercise_times_out() {
     course.edit_info("timeout_secs = 20", "timeout_secs = 1");
     course.write_add("loop { std::hint::spin_loop(); }");
     course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("stopped after 1 s"));
+}
+
+#[test]
+fn a_timed_out_check_leaves_no_process_behind() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 1");
+    // A process the learner's code started, which outlives its parent unless its group is killed.
+    let marker = format!("{}.25", 3000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("stopped after 1 s"));
+    assert!(
+        common::processes_with_argument(&marker).is_empty(),
+        "the check's child `sleep {marker}` was left running"
+    );
+    assert!(
+        common::processes_running_from(&course.path("course/target")).is_empty(),
+        "the check was left running"
+    );
+}
+
+#[test]
+fn ctrl_c_during_run_stops_the_check_and_everything_it_started() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 600");
+    let marker = format!("{}.75", 4000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while common::processes_with_argument(&marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "the check never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: a signal to the child we just spawned and have not reaped.
+    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(common::processes_with_argument(&marker).is_empty(), "`sleep {marker}` was left running");
+    assert!(
+        common::processes_running_from(&course.path("course/target")).is_empty(),
+        "the check was left running"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_build_stops_cargo_and_what_it_started() {
+    let course = Course::new();
+    // A build step that takes long, as rustc and the linker do on a first build.
+    let marker = format!("{}.5", 5000 + std::process::id() % 1000);
+    let build = course.read("course/build.rs").replacen(
+        "fn main() {",
+        &format!(
+            "fn main() {{\n    let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").status();"
+        ),
+        1,
+    );
+    course.write("course/build.rs", &build);
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while common::processes_with_argument(&marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "the build never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: a signal to the child we just spawned and have not reaped.
+    unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(runner.wait().unwrap().code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        common::processes_with_argument(&marker).is_empty(),
+        "the build's `sleep {marker}` was left running"
+    );
+}
+
+#[test]
+fn an_exercise_that_fills_memory_is_stopped_at_the_limit_and_the_runner_stays_up() {
+    let course = Course::new();
+    course.edit_info(
+        "hint = \"Use the + operator (PyTorch: torch.add).\"",
+        "hint = \"Use +.\"\nmemory_limit = \"256 MiB\"",
+    );
+    // Touches every page, as a tensor being filled does: 4 GiB, far past the limit.
+    course.write_add("let mut blocks = Vec::new(); for _ in 0..64 { blocks.push(vec![1u8; 64 << 20]); } a + b + blocks.len() as i64");
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("the limit is 256 MiB"))
+        .stdout(predicate::str::contains("stopped for using"));
+    // The runner is fine, and so is the next attempt.
+    course.write_add("a + b");
+    course.cmd(&["run", "add"]).assert().success();
 }
 
 #[test]
@@ -331,6 +436,21 @@ fn reset_restores_the_shipped_version_even_after_the_learner_committed() {
     assert_eq!(course.read("exercises/00_basics/square.rs"), shipped);
     let backup = stdout.split("saved as ").nth(1).expect("names the backup").trim();
     assert_eq!(course.read(backup), "// newer work\n");
+}
+
+#[test]
+fn dev_check_builds_apart_and_leaves_the_learners_binaries_fresh() {
+    let course = Course::new();
+    course.cmd(&["run", "add"]).assert().code(1);
+    let learner_binary = course.path("course/target/debug/add_check");
+    let built = std::fs::metadata(&learner_binary).unwrap().modified().unwrap();
+    course.cmd(&["dev", "check"]).assert().success();
+    // The wrong answers and solutions were built in a target dir of their own...
+    assert!(course.path("course/target/tensorlings-dev/debug/add_check").exists());
+    assert!(course.path(".tensorlings/dev-subject/00_basics/add.rs").exists());
+    // ...so the learner's next run finds its binary up to date: cargo did not relink it.
+    course.cmd(&["run", "add"]).assert().code(1);
+    assert_eq!(std::fs::metadata(&learner_binary).unwrap().modified().unwrap(), built);
 }
 
 #[test]

@@ -126,18 +126,11 @@ fn q_stops_a_hanging_check_and_quits() {
     watch.exp_string("Bye!").unwrap();
     watch.exp_string("exit 0").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(processes_running_from(course.dir.path()).is_empty(), "the hanging check was left running");
+    assert!(
+        common::processes_running_from(course.dir.path()).is_empty(),
+        "the hanging check was left running"
+    );
     watch.exp_eof().unwrap();
-}
-
-/// Pids of processes whose executable lies under `dir`.
-fn processes_running_from(dir: &Path) -> Vec<u32> {
-    let dir = dir.canonicalize().unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir)))
-        .collect()
 }
 
 #[test]
@@ -150,4 +143,25 @@ fn long_output_leaves_the_verdict_on_screen() {
     watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
     press(&mut watch, "q");
     watch.exp_eof().unwrap();
+}
+
+#[test]
+fn a_save_during_a_hanging_check_stops_it_and_checks_the_new_version() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 600");
+    course.write_add("loop { std::hint::spin_loop(); }");
+    let mut watch = start_watch(&course);
+    watch.exp_string("Checking add... (it is stopped after 600 s").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Without the stop, this verdict would wait for the 600 s timeout and fail the expect.
+    save_by_rename(&course.path("exercises/00_basics/add.rs"), &course.read("solutions/00_basics/add.rs"));
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    assert!(
+        common::processes_running_from(&course.path("course/target")).is_empty(),
+        "the stale check was left running"
+    );
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+    // The stale run was not recorded: the exercise is done.
+    assert!(course.read(".tensorlings/state.toml").contains("\"add\""));
 }

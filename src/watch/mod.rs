@@ -15,12 +15,13 @@ use anyhow::{Result, bail};
 use colored::Colorize;
 
 use crate::cargo::Build;
-use crate::check::{self, Verdict};
+use crate::check;
 use crate::commands::App;
 use crate::course::{Course, check_bin};
 use crate::render;
 use crate::shipped::{Reset, reset_exercise};
-use crate::state::State;
+use crate::state::{Advance, State};
+use crate::verdict::Verdict;
 use crate::verify;
 use events::{Event, Key};
 
@@ -69,6 +70,8 @@ struct Watch<'a> {
     running: Option<Job>,
     /// The exercise changed while a job ran: check it again once the job is done.
     recheck: bool,
+    /// The running job was stopped because the file it checks changed: its verdict is stale.
+    stale: bool,
     events: Sender<Event>,
 }
 
@@ -81,11 +84,11 @@ pub fn run(app: &App) -> Result<ExitCode> {
     // Before raw mode, whose screen is redrawn whole: an install prints a lot, and the first
     // build of a course takes minutes, both with progress of their own.
     app.provision()?;
-    let current = &app.course.exercises()[state.current];
+    let current = &app.course.exercises()[state.current()];
     Build {
         course: &app.course,
         bins: vec![check_bin(current)],
-        subject_dir: None,
+        stage: None,
         color: false,
         show_progress: true,
     }
@@ -105,6 +108,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
         confirming_reset: false,
         running: None,
         recheck: false,
+        stale: false,
         events: sender,
     };
     watch.check_current()?;
@@ -139,7 +143,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
         }
     }
     // A check may still be running (a hang the learner gave up on): stop it with us.
-    crate::exec::kill_running();
+    crate::exec::stop_all();
     drop(raw_mode);
     println!("Bye! Your progress is saved; run `{}` to continue.", app.invoke.trim_end_matches(" --"));
     Ok(ExitCode::SUCCESS)
@@ -148,7 +152,7 @@ pub fn run(app: &App) -> Result<ExitCode> {
 impl Watch<'_> {
     fn current_path(&self) -> std::path::PathBuf {
         let course = &self.app.course;
-        course.exercise_path(&course.exercises()[self.state.current])
+        course.exercise_path(&course.exercises()[self.state.current()])
     }
 
     /// Handles a key; `false` means quit.
@@ -200,7 +204,13 @@ impl Watch<'_> {
     }
 
     fn check_current(&mut self) -> Result<()> {
-        if self.running.is_some() {
+        if let Some(job) = &self.running {
+            // A check of an older version of this file is of no use: stop it (its build or its
+            // run) rather than wait up to the timeout; checking every exercise is left to finish.
+            if matches!(job, Job::One(index) if *index == self.state.current()) {
+                crate::exec::stop_all();
+                self.stale = true;
+            }
             self.recheck = true;
             return Ok(());
         }
@@ -212,7 +222,7 @@ impl Watch<'_> {
             ));
             return self.draw();
         }
-        self.start(Job::One(self.state.current))
+        self.start(Job::One(self.state.current()))
     }
 
     /// Hands a job to a worker thread, which answers with [`Event::Finished`].
@@ -235,7 +245,7 @@ impl Watch<'_> {
                 self.running = Some(Job::All);
                 let options = verify::Options {
                     run: options,
-                    subject_dir: None,
+                    subject: crate::staging::Subject::Exercises,
                     jobs: crate::commands::default_jobs(),
                     progress: false,
                 };
@@ -253,6 +263,11 @@ impl Watch<'_> {
 
     fn on_finished(&mut self, finished: Finished) -> Result<()> {
         self.running = None;
+        if std::mem::take(&mut self.stale) {
+            crate::exec::allow_starts();
+            self.recheck = false;
+            return self.check_current();
+        }
         let course = &self.app.course;
         match finished {
             Finished::One(index, verdict) => {
@@ -266,7 +281,11 @@ impl Watch<'_> {
                     text.push_str("\n\n");
                 }
                 let see_all = format!("`{} run {}` shows all", self.app.invoke, exercise.name);
-                let shown = render::Shown { hint: "press h for a hint", output_lines: Some((15, &see_all)) };
+                let shown = render::Shown {
+                    hint: "press h for a hint",
+                    output_lines: Some((15, &see_all)),
+                    invoke: self.app.invoke,
+                };
                 text.push_str(&render::verdict(course, exercise, &verdict, &shown));
                 if verdict.passed() {
                     if self.state.all_done() {
@@ -285,7 +304,7 @@ impl Watch<'_> {
                     self.state.record(index, verdict);
                 }
                 let indices: Vec<usize> = (0..verdicts.len()).collect();
-                self.body = Body::Text(verify::summary_table(course, &indices, &verdicts));
+                self.body = Body::Text(render::summary_table(course, &indices, &verdicts, self.app.invoke));
                 self.notice = "Press r to re-check the current exercise.".into();
             }
         }
@@ -297,18 +316,17 @@ impl Watch<'_> {
     }
 
     fn next(&mut self) -> Result<()> {
-        if !self.state.done[self.state.current] {
-            self.notice = "n moves on once this exercise passes; h shows a hint.".into();
-            return self.draw();
-        }
-        match self.state.next_pending(self.state.current) {
-            Some(next) => {
-                self.state.current = next;
+        match self.state.advance() {
+            Advance::NotDone => {
+                self.notice = "n moves on once this exercise passes; h shows a hint.".into();
+                self.draw()
+            }
+            Advance::To(_) => {
                 self.show_hint = false;
                 self.state.save(&self.app.course)?;
                 self.check_current()
             }
-            None => {
+            Advance::Finished => {
                 self.body = Body::Text(self.app.course.info.final_message.clone());
                 self.draw()
             }
@@ -317,20 +335,20 @@ impl Watch<'_> {
 
     fn reset_current(&mut self) -> Result<()> {
         let course = &self.app.course;
-        self.notice = match reset_exercise(course, self.state.current)? {
+        self.notice = match reset_exercise(course, self.state.current())? {
             Reset::Restored { backup: Some(backup) } => {
                 format!("Reset. Your version is saved as {}", course.display_path(&backup))
             }
             Reset::Restored { backup: None } => "Restored the missing file.".into(),
             Reset::Unchanged => "It is already as shipped.".into(),
         };
-        self.state.done[self.state.current] = false;
+        self.state.reset(self.state.current());
         self.check_current()
     }
 
     fn draw(&self) -> Result<()> {
         let course = &self.app.course;
-        let exercise = &course.exercises()[self.state.current];
+        let exercise = &course.exercises()[self.state.current()];
         let mut text = match &self.body {
             Body::Text(text) => text.clone(),
             Body::List => render::exercise_table(course, &self.state),
@@ -343,7 +361,7 @@ impl Watch<'_> {
         }
         text.push_str(&format!(
             "\n{}\nCurrent exercise: {}\n{}\n",
-            render::progress_bar(self.state.done_count(), self.state.done.len(), 40),
+            render::progress_bar(self.state.done_count(), self.state.len(), 40),
             course.display_path(&self.current_path()).bold(),
             KEYS.dimmed()
         ));

@@ -18,6 +18,9 @@ using torch::autograd::variable_list;
 // Key of the callbacks in the context's saved_data.
 constexpr const char* kCallbacksKey = "tensorlings_rust_callbacks";
 
+// What a C++ exception that is not a std::exception (a thrown int, a foreign type) says.
+constexpr const char* kUnknownException = "a C++ exception of an unknown type was thrown";
+
 // Everything one call needs in forward and, later, in backward. The autograd node owns it
 // through its context's saved_data (as a capsule), so the Rust state lives exactly as long as
 // the graph can still call backward. It is created in place by make_intrusive and never
@@ -135,6 +138,9 @@ char* tl_function_apply(void* state, tl_drop_fn drop, tl_forward_fn forward,
   } catch (const std::exception& e) {
     drop(state);
     return copy_string(e.what());
+  } catch (...) {
+    drop(state);
+    return copy_string(kUnknownException);
   }
   try {
     std::vector<at::Tensor> input_vec;
@@ -152,6 +158,9 @@ char* tl_function_apply(void* state, tl_drop_fn drop, tl_forward_fn forward,
     return copy_string(e.what_without_backtrace());
   } catch (const std::exception& e) {
     return copy_string(e.what());
+  } catch (...) {
+    // Unwinding a non-std exception into Rust would abort the process with no message.
+    return copy_string(kUnknownException);
   }
 }
 
@@ -163,6 +172,9 @@ char* tl_retain_grad(const tl_tensor* t) {
     return copy_string(e.what_without_backtrace());
   } catch (const std::exception& e) {
     return copy_string(e.what());
+  } catch (...) {
+    // Unwinding a non-std exception into Rust would abort the process with no message.
+    return copy_string(kUnknownException);
   }
 }
 

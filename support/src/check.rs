@@ -207,6 +207,7 @@ impl<'a> Checks<'a> {
     /// machine without it, no check runs and every check fails with that message.
     pub fn execute(self) -> Report {
         install_panic_hook();
+        apply_memory_limit();
         // Without a limit, the count libtorch starts with is the one every check gets back.
         let setup = device::apply_thread_limit().and_then(|limit| {
             let threads = limit.unwrap_or_else(tch::get_num_threads);
@@ -236,6 +237,19 @@ impl<'a> Checks<'a> {
         say(format_args!("{}", report.summary()));
         report
     }
+}
+
+/// The environment variable with the memory limit of the check process, in bytes.
+pub const MEMORY_LIMIT_VAR: &str = "TENSORLINGS_MEMORY_LIMIT";
+
+/// Counts libtorch's CPU allocations from before any learner code runs, and refuses one that
+/// would take them past the runner's limit: "tried to allocate 38.1 GiB; the limit is 8 GiB"
+/// fails the check that asked, where the runner's own watch of the process's memory would
+/// stop the whole process (and it still does, for memory libtorch does not allocate).
+fn apply_memory_limit() {
+    let limit = std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|text| text.parse::<u64>().ok());
+    // Without the counting allocator the checks still run; memory checks then fail on their own.
+    let _ = crate::memory::set_cpu_limit(limit);
 }
 
 /// Prints a line for a person running the check binary by hand. Under the runner (which sets

@@ -5,6 +5,7 @@
 //! - [`compare`]: `assert_close` that explains where and how two tensors differ.
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
+//! - [`memory`]: bytes held, peak and allocations of libtorch's allocators (CPU and CUDA).
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`ranks`]: simulated ranks (threads) that exchange tensors over counted channels.
@@ -16,6 +17,7 @@ pub mod check;
 pub mod compare;
 pub mod device;
 pub mod gradcheck;
+pub mod memory;
 mod panics;
 pub mod random;
 pub mod ranks;
