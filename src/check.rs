@@ -38,7 +38,7 @@ fn outside_reach_verdict(course: &Course, exercise: &ExerciseInfo, stage: Option
         Some(_) => format!("exercises/{}", exercise.rel_path()),
         None => course.display_path(&path).into_owned(),
     };
-    Some(Verdict::new(Outcome::ReachesOutside { path: shown, line, pattern: pattern.to_string(), why }))
+    Some(Verdict::new(Outcome::ReachesOutside { path: shown, line, pattern, why }))
 }
 
 /// Builds and checks one exercise (the path of `run` and watch mode).
@@ -123,17 +123,24 @@ pub fn run_check(
     if !options.color {
         command.env("NO_COLOR", "1");
     }
-    let finished = match exec::run_limited(command, limits) {
+    // A fresh secret on stdin, which the harness reads before any learner code runs: only
+    // the harness can sign the report (see `protocol`).
+    let secret = match protocol::new_secret() {
+        Ok(secret) => secret,
+        Err(e) => return could_not_run(format!("cannot make a secret for the report: {e}")),
+    };
+    command.env("TENSORLINGS_SECRET", "stdin");
+    let finished = match exec::run_limited(command, limits, &secret) {
         Ok(finished) => finished,
         Err(e) => return could_not_run(format!("{e:#}")),
     };
     let report = std::fs::read_to_string(&report_path).ok();
-    interpret(finished, report.as_deref(), limits)
+    interpret(finished, report.as_deref(), limits, &secret)
 }
 
 /// Decides the verdict from how the process ended and what it reported. Pure, so each way
 /// an exercise can go wrong is unit-tested without a process.
-fn interpret(finished: Finished, report: Option<&str>, limits: Limits) -> Verdict {
+fn interpret(finished: Finished, report: Option<&str>, limits: Limits, secret: &[u8]) -> Verdict {
     let mut output = finished.stdout.text();
     let stderr = finished.stderr.text();
     if !stderr.trim().is_empty() {
@@ -154,8 +161,9 @@ fn interpret(finished: Finished, report: Option<&str>, limits: Limits) -> Verdic
     if let Some(signal) = exec::signal_of(&status) {
         return ended(Outcome::Signal { signal });
     }
-    let report = match report.map(protocol::parse) {
+    let report = match report.map(|text| protocol::parse(text, Some(secret))) {
         None => return ended(Outcome::NoReport { code: status.code() }),
+        Some(Err(Rejected::Unsigned)) => return ended(Outcome::Untrusted),
         Some(Err(Rejected::Unreadable(reason))) => return ended(Outcome::BadReport { reason }),
         Some(Err(Rejected::OtherVersion(version))) => {
             let reason = format!(
@@ -204,6 +212,31 @@ mod tests {
         Ending::Exited(ExitStatus::from_raw(code << 8))
     }
 
+    /// The tests' reports are unsigned: [`signed`] signs them with this.
+    const SECRET: &[u8] = b"the run's secret";
+
+    /// `report` as the harness signs it (see `protocol`).
+    fn signed(report: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let zeros = "0".repeat(64);
+        let text = report.replacen(
+            "{\"format_version\":1,",
+            &format!("{{\"format_version\":1,\"mac\": \"{zeros}\","),
+            1,
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(text.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        text.replacen(&zeros, &hex, 1)
+    }
+
+    #[test]
+    fn a_report_without_the_signature_is_not_trusted() {
+        let verdict = interpret(finished(exited(0), ""), Some(PASSING), SECOND, SECRET);
+        assert_eq!(verdict.outcome, Outcome::Untrusted);
+        assert_eq!(verdict.status(), Status::Fail);
+    }
+
     const SECOND: Limits = Limits { timeout: Duration::from_secs(1), memory: None };
 
     const PASSING: &str = r#"{"format_version":1,"device":"cpu","checks":[
@@ -216,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_clean_report_passes() {
-        let verdict = interpret(finished(exited(0), ""), Some(PASSING), SECOND);
+        let verdict = interpret(finished(exited(0), ""), Some(&signed(PASSING)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::Passed);
         assert_eq!((verdict.count(CheckOutcome::Pass), verdict.count(CheckOutcome::Skip)), (1, 1));
         assert_eq!(verdict.device.as_deref(), Some("cpu"));
@@ -224,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_failed_check_fails_with_its_message() {
-        let verdict = interpret(finished(exited(1), ""), Some(FAILING), SECOND);
+        let verdict = interpret(finished(exited(1), ""), Some(&signed(FAILING)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::ChecksFailed);
         assert_eq!(verdict.status(), Status::Fail);
         assert_eq!(verdict.checks[1].message, "got [2]\nexpected [3]");
@@ -232,7 +265,7 @@ mod tests {
 
     #[test]
     fn exit_zero_without_report_fails() {
-        let verdict = interpret(finished(exited(0), "hi"), None, SECOND);
+        let verdict = interpret(finished(exited(0), "hi"), None, SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::NoReport { code: Some(0) });
         assert_eq!(verdict.status(), Status::Crash);
         assert_eq!(verdict.output, "hi");
@@ -241,21 +274,21 @@ mod tests {
     #[test]
     fn only_skips_is_not_a_pass() {
         let report = r#"{"format_version":1,"checks":[{"name":"b","outcome":"skip"}]}"#;
-        let verdict = interpret(finished(exited(0), ""), Some(report), SECOND);
+        let verdict = interpret(finished(exited(0), ""), Some(&signed(report)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::AllSkipped);
         assert_eq!(verdict.status(), Status::Fail);
     }
 
     #[test]
     fn a_nonzero_exit_with_a_clean_report_fails() {
-        let verdict = interpret(finished(exited(3), ""), Some(PASSING), SECOND);
+        let verdict = interpret(finished(exited(3), ""), Some(&signed(PASSING)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::ExitedWith { code: Some(3) });
     }
 
     #[test]
     fn a_signal_is_a_crash() {
         let ending = Ending::Exited(ExitStatus::from_raw(libc::SIGABRT));
-        let verdict = interpret(finished(ending, ""), None, SECOND);
+        let verdict = interpret(finished(ending, ""), None, SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::Signal { signal: libc::SIGABRT });
         assert_eq!(verdict.status(), Status::Crash);
     }
@@ -263,7 +296,7 @@ mod tests {
     #[test]
     fn a_timeout_keeps_its_limit() {
         let limits = Limits { timeout: Duration::from_secs(7), memory: None };
-        let verdict = interpret(finished(Ending::TimedOut, ""), None, limits);
+        let verdict = interpret(finished(Ending::TimedOut, ""), None, limits, SECRET);
         assert_eq!(verdict.outcome, Outcome::TimedOut { after: Duration::from_secs(7) });
         assert_eq!(verdict.status(), Status::Timeout);
     }
@@ -271,7 +304,7 @@ mod tests {
     #[test]
     fn over_the_memory_limit_keeps_both_sizes() {
         let limits = Limits { timeout: Duration::from_secs(1), memory: Some(8 << 30) };
-        let verdict = interpret(finished(Ending::OverMemory { used: 9 << 30 }, ""), None, limits);
+        let verdict = interpret(finished(Ending::OverMemory { used: 9 << 30 }, ""), None, limits, SECRET);
         assert_eq!(verdict.outcome, Outcome::OverMemory { used: 9 << 30, limit: 8 << 30 });
         assert_eq!(verdict.status(), Status::Crash);
     }
@@ -279,14 +312,14 @@ mod tests {
     #[test]
     fn a_set_up_error_is_reported_once() {
         let report = r#"{"format_version":1,"device":"none","error":"no CUDA device","checks":[]}"#;
-        let verdict = interpret(finished(exited(1), ""), Some(report), SECOND);
+        let verdict = interpret(finished(exited(1), ""), Some(&signed(report)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::SetupError { message: "no CUDA device".into() });
         assert_eq!(verdict.status(), Status::Error);
     }
 
     #[test]
     fn a_garbled_report_is_a_crash() {
-        let verdict = interpret(finished(exited(0), ""), Some("{not json"), SECOND);
+        let verdict = interpret(finished(exited(0), ""), Some("{not json"), SECOND, SECRET);
         assert!(matches!(verdict.outcome, Outcome::BadReport { .. }));
         assert_eq!(verdict.status(), Status::Crash);
     }

@@ -120,10 +120,14 @@ pub struct Finished {
 }
 
 /// Runs `command` to its end, or until it passes `limits`: the timeout, or the memory limit,
-/// when its process group is killed. stdin is closed so a program waiting for input ends
-/// instead of hanging.
-pub fn run_limited(mut command: Command, limits: Limits) -> Result<Finished> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+/// when its process group is killed. stdin holds `input` and then ends, so a program waiting
+/// for input ends instead of hanging.
+pub fn run_limited(mut command: Command, limits: Limits, input: &[u8]) -> Result<Finished> {
+    let (reader, mut writer) = std::io::pipe().context("cannot create a pipe")?;
+    // A pipe holds 64 KiB before a write blocks; the input (a secret) is far smaller.
+    std::io::Write::write_all(&mut writer, input).context("cannot write to a pipe")?;
+    drop(writer);
+    command.stdin(reader).stdout(Stdio::piped()).stderr(Stdio::piped());
     in_own_group(&mut command);
     let start = Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot start {:?}", command.get_program()))?;
@@ -219,7 +223,7 @@ mod tests {
     use super::*;
 
     fn run_with_timeout(command: Command, timeout: Duration) -> Result<Finished> {
-        run_limited(command, Limits { timeout, memory: None })
+        run_limited(command, Limits { timeout, memory: None }, b"")
     }
 
     fn shell(script: &str) -> Command {
@@ -252,7 +256,7 @@ mod tests {
         let mut command = Command::new("python3");
         command.args(["-c", "import time\nx = bytearray(400 << 20)\ntime.sleep(30)"]);
         let limits = Limits { timeout: Duration::from_secs(30), memory: Some(200 << 20) };
-        let finished = run_limited(command, limits).unwrap();
+        let finished = run_limited(command, limits, b"").unwrap();
         let Ending::OverMemory { used } = finished.ending else { panic!("not stopped for its memory") };
         assert!(used > 200 << 20, "{used}");
         assert!(finished.duration < Duration::from_secs(20));
@@ -261,7 +265,7 @@ mod tests {
     #[test]
     fn a_process_under_its_memory_limit_runs_to_its_end() {
         let limits = Limits { timeout: Duration::from_secs(10), memory: Some(1 << 30) };
-        let finished = run_limited(shell("sleep 0.2; echo done"), limits).unwrap();
+        let finished = run_limited(shell("sleep 0.2; echo done"), limits, b"").unwrap();
         assert!(matches!(finished.ending, Ending::Exited(s) if s.success()));
         assert_eq!(finished.stdout.text(), "done\n");
     }

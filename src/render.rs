@@ -84,6 +84,11 @@ pub fn summary(verdict: &Verdict, invoke: &str) -> String {
         Outcome::BadReport { reason } => {
             format!("the check process wrote a report that cannot be read: {reason}")
         }
+        Outcome::Untrusted => {
+            "the check report was not trusted: it does not carry the signature of the checks, so \
+                               something else (the exercise's code?) wrote or changed it"
+                .into()
+        }
         Outcome::SetupError { message } | Outcome::CouldNotRun { message } => message.clone(),
         Outcome::MissingBinary { bin, manifest } => format!(
             "{manifest} has no binary `{bin}`: the course package is out of date; run `{invoke} dev update`"

@@ -80,10 +80,13 @@ pub enum Outcome {
     NoReport {
         code: Option<i32>,
     },
-    /// The report could not be read, or was not trusted: why.
+    /// The report could not be read: why.
     BadReport {
         reason: String,
     },
+    /// The report was not signed with the run's secret: something other than the checks wrote
+    /// or changed it (learner code that writes a report and exits).
+    Untrusted,
     /// The checks reported that they could not run (e.g. no CUDA device).
     SetupError {
         message: String,
@@ -130,6 +133,7 @@ impl Verdict {
             Outcome::ChecksFailed
             | Outcome::AllSkipped
             | Outcome::ExitedWith { .. }
+            | Outcome::Untrusted
             | Outcome::ReachesOutside { .. } => Status::Fail,
             Outcome::CompileError { .. } => Status::CompileError,
             Outcome::TimedOut { .. } => Status::Timeout,

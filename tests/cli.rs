@@ -331,6 +331,40 @@ fn a_set_up_error_is_reported_once_and_exits_2() {
     assert_eq!(report["summary"], serde_json::json!({"total": 3, "passed": 0, "failed": 1, "errors": 2}));
 }
 
+/// The forgery of a pass: the exercise finds the report's path (its variable's name assembled
+/// so that no source rule sees it), writes a passing report there and exits before the checks
+/// can write theirs.
+const FORGED_PASS: &str = r###"
+    let var = concat!("TENSOR", "LINGS_", "REPORT");
+    let path = std::env::var(var).unwrap();
+    std::fs::write(path, r##"{"format_version": 1, "checks": [{"name": "all good", "outcome": "pass"}]}"##).unwrap();
+    std::process::exit(0)
+"###;
+
+#[test]
+fn a_forged_report_is_not_trusted_by_run_or_verify() {
+    let course = Course::new();
+    course.write_add(FORGED_PASS);
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("the check report was not trusted"));
+    let output = course.cmd(&["verify", "--format", "json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["exercises"][0]["status"], "fail");
+    assert!(report["exercises"][0]["message"].as_str().unwrap().contains("not trusted"));
+    // In the instructor's own checkout, the same.
+    let student = tempfile::tempdir().unwrap();
+    copy_dir(&course.path("exercises"), student.path());
+    let student_dir = student.path().to_str().unwrap();
+    let output =
+        course.cmd(&["verify", "--format", "json", "--exercises-from", student_dir]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["exercises"][0]["status"], "fail");
+    assert!(report["exercises"][0]["message"].as_str().unwrap().contains("not trusted"));
+}
+
 #[test]
 fn an_instructor_grades_a_students_exercises_in_their_own_checkout() {
     let course = Course::new();

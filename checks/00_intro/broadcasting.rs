@@ -4,54 +4,31 @@
 //! own, so an exercise that changes its input in place is told so, instead of being compared
 //! with a reference that saw the changed input.
 
-use tch::{Device, Kind};
-use tensorlings_support::device::cuda_or_skip;
-use tensorlings_support::random::{randn, with_magnitude};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("00_intro/broadcasting.rs");
 
 fn center_matches(device: Device, shape: [i64; 2], magnitude: f64) -> CheckResult {
     let x = with_magnitude(&shape, magnitude, Kind::Float, device);
-    let x_before = x.copy();
-    let expected = solution::center_columns(&x.copy());
-    within(format!("for x of shape {shape:?} (magnitude {magnitude:e})"), || {
-        let got = exercise::center_columns(&x);
+    call!(center_columns(x))
+        .describe(format!("for x of shape {shape:?} (magnitude {magnitude:e})"))
         // Large values lose float32 digits when their mean is subtracted: scale the tolerance.
-        let tol = Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4);
-        assert_unchanged("x", &x, &x_before)
-            .and_then(|()| assert_close("center_columns(x)", &got, &expected, tol))
-    })
+        .tolerance(Tolerance::new(1e-5 * magnitude.max(1.0), 1e-4))
+        .check()
 }
 
 fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
-    let a = randn(&[n], Kind::Float, device);
-    let b = randn(&[m], Kind::Float, device);
-    let (a_before, b_before) = (a.copy(), b.copy());
-    let expected = solution::outer_sum(&a.copy(), &b.copy());
-    within(format!("for a of shape [{n}] and b of shape [{m}]"), || {
-        let got = exercise::outer_sum(&a, &b);
-        assert_unchanged("a", &a, &a_before)
-            .and_then(|()| assert_unchanged("b", &b, &b_before))
-            .and_then(|()| assert_close("outer_sum(a, b)", &got, &expected, Tolerance::default()))
-    })
+    let (a, b) = (randn(&[n], Kind::Float, device), randn(&[m], Kind::Float, device));
+    call!(outer_sum(a, b)).check()
 }
 
 fn scale_matches(device: Device, n: i64, d: i64) -> CheckResult {
-    let x = randn(&[n, d], Kind::Float, device);
-    let w = randn(&[n], Kind::Float, device);
-    let (x_before, w_before) = (x.copy(), w.copy());
-    let expected = solution::scale_rows(&x.copy(), &w.copy());
-    within(format!("for x of shape [{n}, {d}] and w of shape [{n}]"), || {
-        let got = exercise::scale_rows(&x, &w);
-        assert_unchanged("x", &x, &x_before)
-            .and_then(|()| assert_unchanged("w", &w, &w_before))
-            .and_then(|()| assert_close("scale_rows(x, w)", &got, &expected, Tolerance::default()))
-    })
+    let (x, w) = (randn(&[n, d], Kind::Float, device), randn(&[n], Kind::Float, device));
+    call!(scale_rows(x, w)).check()
 }
 
 fn main() {
-    Checks::new("broadcasting")
+    Checks::new()
         .check("center_columns on [5, 3]", |ctx| center_matches(ctx.device(), [5, 3], 1.0))
         .check("center_columns on a square [4, 4]", |ctx| center_matches(ctx.device(), [4, 4], 1.0))
         .check("center_columns on one row [1, 4] and one column [6, 1]", |ctx| {

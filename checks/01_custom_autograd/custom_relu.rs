@@ -7,14 +7,7 @@
 //! When a gradient is wrong, the check compares it with the typical mistakes (the local
 //! derivative alone, the upstream gradient passed everywhere) to say which one was made.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::autograd::Function;
-use tensorlings_support::device::cuda_or_skip;
-use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
-use tensorlings_support::random::randn;
-use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
-};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("01_custom_autograd/custom_relu.rs");
 
@@ -48,58 +41,59 @@ fn gradient(x: &Tensor, upstream: &Tensor, builtin: bool) -> Result<Tensor, Fail
     Ok(grad)
 }
 
-fn forward_matches(x: &Tensor) -> CheckResult {
-    let x_before = x.copy();
-    let expected = solution::custom_relu(&x.copy());
-    let got = exercise_relu(x)?;
-    assert_unchanged("x", x, &x_before)?;
-    assert_close("relu(x)", &got, &expected, Tolerance::for_kind(x.kind()))?;
-    assert_close("relu(x)", &got, &x.relu(), Tolerance::for_kind(x.kind()))
+fn forward_matches(x: &Tensor, description: &str) -> CheckResult {
+    call("relu(x)", &[("x", x)], |x| solution::custom_relu(&x[0]), |x| exercise_relu(&x[0]).or_fail())
+        .describe(description)
+        .builtin("x.relu()", |x| x[0].relu())
+        .check()
 }
 
 /// The gradient under `upstream`, against relu's, naming the typical mistakes.
-fn gradient_matches(x: &Tensor, upstream: &Tensor) -> CheckResult {
-    let x_before = x.copy();
-    let expected = gradient(x, upstream, true)?;
-    let got = gradient(x, upstream, false)?;
-    assert_unchanged("x", x, &x_before)?;
-    let tol = Tolerance::for_kind(x.kind());
-    if assert_close("", &got, &expected, tol).is_err() {
-        let local_derivative = x.gt(0.0).to_kind(x.kind());
-        if assert_close("", &got, &local_derivative, tol).is_ok() {
-            return Err(Failure::new(
-                "your backward returns relu's local derivative (1 where x > 0) and ignores \
-                 grad_outputs[0]: by the chain rule, multiply the incoming gradient by it",
-            ));
+fn gradient_matches(x: &Tensor, upstream: &Tensor, description: &str) -> CheckResult {
+    call(
+        "the gradient of x",
+        &[("x", x)],
+        |x| gradient(&x[0], upstream, true).or_fail(),
+        |x| gradient(&x[0], upstream, false).or_fail(),
+    )
+    .describe(description)
+    .diagnose(|got, expected| {
+        let close = |a: &Tensor, b: &Tensor| {
+            a.size() == b.size() && assert_close("", a, b, Tolerance::for_kind(b.kind())).is_ok()
+        };
+        if close(got, expected) {
+            return Ok(());
         }
-        if assert_close("", &got, upstream, tol).is_ok() {
-            return Err(Failure::new(
-                "your backward passes the incoming gradient everywhere: relu's gradient is 0 where x < 0",
-            ));
-        }
-    }
-    assert_close("the gradient of x", &got, &expected, tol)
+        check_that!(
+            !close(got, &x.gt(0.0).to_kind(x.kind())),
+            "your backward returns relu's local derivative (1 where x > 0) and ignores \
+             grad_outputs[0]: by the chain rule, multiply the incoming gradient by it"
+        );
+        check_that!(
+            !close(got, upstream),
+            "your backward passes the incoming gradient everywhere: relu's gradient is 0 where x < 0"
+        );
+        Ok(())
+    })
+    .check()
 }
 
 fn main() {
-    Checks::new("custom_relu")
+    Checks::new()
         .check("forward equals relu on shapes [7], [3, 4], [0] and [] (a scalar)", |ctx| {
             for shape in [&[7i64][..], &[3, 4], &[0], &[]] {
-                within(format!("for x of shape {shape:?}"), || {
-                    forward_matches(&randn(shape, Kind::Float, ctx.device()))
-                })?;
+                let x = randn(shape, Kind::Float, ctx.device());
+                forward_matches(&x, &format!("for x of shape {shape:?}"))?;
             }
             Ok(())
         })
         .check("forward in float64", |ctx| {
-            within("for a float64 x of shape [4, 3]", || {
-                forward_matches(&randn(&[4, 3], Kind::Double, ctx.device()))
-            })
+            forward_matches(&randn(&[4, 3], Kind::Double, ctx.device()), "for a float64 x of shape [4, 3]")
         })
         .check("the gradient equals relu's under a random upstream gradient", |ctx| {
             let x = randn(&[5, 6], Kind::Double, ctx.device());
             let upstream = randn(&[5, 6], Kind::Double, ctx.device());
-            within("for x of shape [5, 6]", || gradient_matches(&x, &upstream))
+            gradient_matches(&x, &upstream, "for x of shape [5, 6]")
         })
         .check("the gradient at exactly x = 0 is 0, like relu's", |ctx| {
             let x = Tensor::from_slice(&[-1.5f64, 0.0, 2.0, 0.0, -0.0]).to_device(ctx.device());
@@ -116,7 +110,7 @@ fn main() {
                  zeros is {at_zero:?}; torch.relu's is 0 there: let the gradient through where x > 0 \
                  (gt), not x >= 0 (ge)"
             );
-            within("for x = [-1.5, 0, 2, 0, -0]", || gradient_matches(&x, &upstream))
+            gradient_matches(&x, &upstream, "for x = [-1.5, 0, 2, 0, -0]")
         })
         .check("gradcheck passes away from the kink at 0", |ctx| {
             let x = randn(&[3, 4], Kind::Double, ctx.device());
@@ -126,9 +120,9 @@ fn main() {
         })
         .check("forward and backward on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
-            within("for x on CUDA", || forward_matches(&randn(&[64, 32], Kind::Float, cuda)))?;
+            forward_matches(&randn(&[64, 32], Kind::Float, cuda), "for x on CUDA")?;
             let (x, upstream) = (randn(&[64, 32], Kind::Float, cuda), randn(&[64, 32], Kind::Float, cuda));
-            within("for x on CUDA", || gradient_matches(&x, &upstream))
+            gradient_matches(&x, &upstream, "for x on CUDA")
         })
         .run()
 }

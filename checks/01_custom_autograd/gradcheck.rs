@@ -15,12 +15,7 @@
 //! a mistake shows up where it is made; the analytical Jacobian of a wrong backward must be that
 //! backward's, wrong as it is. Inputs must come back exactly as they were.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::autograd::CustomFunction;
-use tensorlings_support::random::randn;
-use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
-};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("01_custom_autograd/gradcheck.rs");
 
@@ -28,95 +23,86 @@ const EPS: f64 = 1e-6;
 const ATOL: f64 = 1e-5;
 const RTOL: f64 = 1e-3;
 
+/// What is wrong with a subject's backward; `None` when it is right.
+type Flaw = Option<&'static str>;
+
 /// A function for gradcheck, with a backward the check wrote, and the inputs to try it at.
 struct Subject {
     name: &'static str,
-    /// What is wrong with its backward; `None` when it is right.
-    flaw: Option<&'static str>,
+    flaw: Flaw,
     function: CustomFunction,
     inputs: Vec<Tensor>,
 }
 
 impl Subject {
+    /// `forward` of the inputs, all saved for `backward(incoming gradient, saved inputs)`, which
+    /// returns one gradient per input.
+    fn new(
+        name: &'static str,
+        flaw: Flaw,
+        forward: fn(&[Tensor]) -> Tensor,
+        backward: impl Fn(&Tensor, &[Tensor]) -> Vec<Tensor> + Send + Sync + 'static,
+        inputs: Vec<Tensor>,
+    ) -> Subject {
+        let function = CustomFunction::new(
+            name,
+            move |ctx, inputs| {
+                ctx.save_for_backward(inputs);
+                vec![forward(inputs)]
+            },
+            move |ctx, grads| backward(&grads[0], ctx.saved()).into_iter().map(Some).collect(),
+        );
+        Subject { name, flaw, function, inputs }
+    }
+
     fn call(&self, xs: &[Tensor]) -> Tensor {
         self.function.apply(xs).expect("the check's own custom function").remove(0)
     }
 
-    /// The inputs' copies, to check afterwards that they are unchanged.
-    fn copies(&self) -> Vec<Tensor> {
-        self.inputs.iter().map(Tensor::copy).collect()
+    /// The inputs with their names, for [`call`].
+    fn named_inputs(&self) -> Vec<(&str, &Tensor)> {
+        const NAMES: [&str; 3] = ["inputs[0]", "inputs[1]", "inputs[2]"];
+        NAMES.into_iter().zip(&self.inputs).collect()
     }
 
-    fn unchanged(&self, before: &[Tensor]) -> CheckResult {
-        for (i, (x, x_before)) in self.inputs.iter().zip(before).enumerate() {
-            assert_unchanged(&format!("inputs[{i}]"), x, x_before)?;
-        }
-        Ok(())
+    /// The learner's gradcheck on this subject, the inputs as they were.
+    fn gradcheck(&self) -> Result<Result<(), String>, Failure> {
+        let before: Vec<Tensor> = self.inputs.iter().map(Tensor::copy).collect();
+        let result = exercise::gradcheck(&|xs: &[Tensor]| self.call(xs), &self.inputs, EPS, ATOL, RTOL);
+        within(format!("for {}", self.name), || {
+            for ((name, x), x_before) in self.named_inputs().into_iter().zip(&before) {
+                assert_unchanged(name, x, x_before)?;
+            }
+            Ok(result)
+        })
     }
 }
 
 /// softplus(x) = log(1 + e^x), whose derivative is sigmoid(x); `grad` turns the incoming
 /// gradient and x into the gradient the backward returns.
-fn softplus(
-    name: &'static str,
-    flaw: Option<&'static str>,
-    grad: fn(&Tensor, &Tensor) -> Tensor,
-    device: Device,
-) -> Subject {
-    let function = CustomFunction::new(
-        name,
-        |ctx, inputs| {
-            ctx.save_for_backward(&inputs[..1]);
-            vec![inputs[0].softplus()]
-        },
-        move |ctx, grads| vec![Some(grad(&grads[0], &ctx.saved()[0]))],
-    );
-    Subject { name, flaw, function, inputs: vec![randn(&[3, 4], Kind::Double, device)] }
+fn softplus(name: &'static str, flaw: Flaw, grad: fn(&Tensor, &Tensor) -> Tensor, device: Device) -> Subject {
+    let inputs = vec![randn(&[3, 4], Kind::Double, device)];
+    Subject::new(name, flaw, |x| x[0].softplus(), move |g, s| vec![grad(g, &s[0])], inputs)
 }
 
 /// a * sin(b), two inputs; `grad_b` gives the gradient for b from (g, a, b).
 fn mul_sin(
     name: &'static str,
-    flaw: Option<&'static str>,
+    flaw: Flaw,
     grad_b: fn(&Tensor, &Tensor, &Tensor) -> Tensor,
     device: Device,
 ) -> Subject {
-    let function = CustomFunction::new(
-        name,
-        |ctx, inputs| {
-            ctx.save_for_backward(inputs);
-            vec![&inputs[0] * inputs[1].sin()]
-        },
-        move |ctx, grads| {
-            let (g, a, b) = (&grads[0], &ctx.saved()[0], &ctx.saved()[1]);
-            vec![Some(g * b.sin()), Some(grad_b(g, a, b))]
-        },
-    );
     let inputs = vec![randn(&[5], Kind::Double, device), randn(&[5], Kind::Double, device)];
-    Subject { name, flaw, function, inputs }
+    let backward = move |g: &Tensor, s: &[Tensor]| vec![g * s[1].sin(), grad_b(g, &s[0], &s[1])];
+    Subject::new(name, flaw, |x| &x[0] * x[1].sin(), backward, inputs)
 }
 
 /// The matrix-vector product A x; `grad_x` gives the gradient for x from (g, A).
-fn matvec(
-    name: &'static str,
-    flaw: Option<&'static str>,
-    grad_x: fn(&Tensor, &Tensor) -> Tensor,
-    device: Device,
-) -> Subject {
-    let function = CustomFunction::new(
-        name,
-        |ctx, inputs| {
-            ctx.save_for_backward(inputs);
-            vec![inputs[0].mv(&inputs[1])]
-        },
-        move |ctx, grads| {
-            let (g, a, x) = (&grads[0], &ctx.saved()[0], &ctx.saved()[1]);
-            vec![Some(g.unsqueeze(1) * x.unsqueeze(0)), Some(grad_x(g, a))]
-        },
-    );
+fn matvec(name: &'static str, flaw: Flaw, grad_x: fn(&Tensor, &Tensor) -> Tensor, device: Device) -> Subject {
     // Square, so that A g has the shape of x too and only its values are wrong.
     let inputs = vec![randn(&[4, 4], Kind::Double, device), randn(&[4], Kind::Double, device)];
-    Subject { name, flaw, function, inputs }
+    let backward = move |g: &Tensor, s: &[Tensor]| vec![g.unsqueeze(1) * s[1].unsqueeze(0), grad_x(g, &s[0])];
+    Subject::new(name, flaw, |x| x[0].mv(&x[1]), backward, inputs)
 }
 
 fn right_subjects(device: Device) -> Vec<Subject> {
@@ -185,70 +171,87 @@ fn builtin(xs: &[Tensor]) -> Tensor {
     xs[0].matmul(&xs[1]).tanh()
 }
 
-fn jacobians_match(what: &str, got: &[Tensor], expected: &[Tensor], tol: Tolerance) -> CheckResult {
-    check_that!(
-        got.len() == expected.len(),
-        "{what}: returned {} matrices for {} inputs; return one per input",
-        got.len(),
-        expected.len()
-    );
-    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-        check_that!(
-            g.size() == e.size(),
-            "{what}: the Jacobian for input {i} has shape {:?}; it must be [output elements, input elements] = {:?}",
-            g.size(),
-            e.size()
-        );
-        assert_close(&format!("{what} for input {i}"), g, e, tol)?;
-    }
-    Ok(())
+/// One Jacobian function of the exercise against the reference's on `inputs`: one matrix per
+/// input, of shape [output elements, input elements].
+fn jacobians_match<'a>(
+    what: &str,
+    inputs: &[(&str, &'a Tensor)],
+    description: &str,
+    tolerance: Tolerance,
+    reference: impl FnOnce(&[Tensor]) -> Vec<Tensor> + 'a,
+    exercise: impl FnOnce(&[Tensor]) -> Vec<Tensor> + 'a,
+) -> CheckResult {
+    let names: Vec<String> = (0..inputs.len()).map(|i| format!("{what} for input {i}")).collect();
+    call(what, inputs, reference, exercise)
+        .describe(description)
+        .outputs(&names.iter().map(String::as_str).collect::<Vec<_>>())
+        .tolerance(tolerance)
+        .diagnose(|got, expected| {
+            check_that!(
+                got.len() == expected.len(),
+                "{what}: returned {} matrices for {} inputs; return one per input",
+                got.len(),
+                expected.len()
+            );
+            for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+                check_that!(
+                    g.size() == e.size(),
+                    "{what}: the Jacobian for input {i} has shape {:?}; it must be [output elements, input \
+                     elements] = {:?}",
+                    g.size(),
+                    e.size()
+                );
+            }
+            Ok(())
+        })
+        .check()
 }
 
-fn numerical_matches(subject: &Subject) -> CheckResult {
-    let before = subject.copies();
-    let f = |xs: &[Tensor]| subject.call(xs);
-    let expected = solution::numerical_jacobians(&f, &subject.copies(), EPS);
-    let got = exercise::numerical_jacobians(&f, &subject.inputs, EPS);
-    subject.unchanged(&before)?;
-    // Any sound finite-difference formula is within this of the reference's central one.
-    jacobians_match("numerical_jacobians", &got, &expected, Tolerance::new(1e-5, 1e-4))
-}
-
-fn analytical_matches(subject: &Subject) -> CheckResult {
-    let before = subject.copies();
-    let f = |xs: &[Tensor]| subject.call(xs);
-    let expected = solution::analytical_jacobians(&f, &subject.copies());
-    let got = exercise::analytical_jacobians(&f, &subject.inputs);
-    subject.unchanged(&before)?;
-    jacobians_match("analytical_jacobians", &got, &expected, Tolerance::for_kind(Kind::Double))
+/// `numerical_jacobians` of `f`: any sound finite-difference formula is within 1e-5 + 1e-4 |j|
+/// of the reference's central one.
+fn numerical_match(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    inputs: &[(&str, &Tensor)],
+    description: &str,
+) -> CheckResult {
+    jacobians_match(
+        "numerical_jacobians",
+        inputs,
+        description,
+        Tolerance::new(1e-5, 1e-4),
+        |x| solution::numerical_jacobians(f, x, EPS),
+        |x| exercise::numerical_jacobians(f, x, EPS),
+    )
 }
 
 fn main() {
-    Checks::new("gradcheck")
+    Checks::new()
         .check("numerical_jacobians of softplus, a * sin(b), A x and tanh(x @ w)", |ctx| {
             for subject in right_subjects(ctx.device()) {
-                within(format!("for {}", subject.name), || numerical_matches(&subject))?;
+                let f = |xs: &[Tensor]| subject.call(xs);
+                numerical_match(&f, &subject.named_inputs(), &format!("for {}", subject.name))?;
             }
             let inputs = builtin_inputs(ctx.device());
-            let expected = solution::numerical_jacobians(&builtin, &inputs, EPS);
-            within("for tanh(x @ w)", || {
-                let got = exercise::numerical_jacobians(&builtin, &inputs, EPS);
-                jacobians_match("numerical_jacobians", &got, &expected, Tolerance::new(1e-5, 1e-4))
-            })
+            let named = [("x", &inputs[0]), ("w", &inputs[1])];
+            numerical_match(&builtin, &named, "for tanh(x @ w)")
         })
         .check("analytical_jacobians of the same, and of backwards with mistakes", |ctx| {
             for subject in right_subjects(ctx.device()).into_iter().chain(wrong_subjects(ctx.device())) {
-                within(format!("for {}", subject.name), || analytical_matches(&subject))?;
+                let f = |xs: &[Tensor]| subject.call(xs);
+                jacobians_match(
+                    "analytical_jacobians",
+                    &subject.named_inputs(),
+                    &format!("for {}", subject.name),
+                    Tolerance::for_kind(Kind::Double),
+                    |x| solution::analytical_jacobians(&f, x),
+                    |x| exercise::analytical_jacobians(&f, x),
+                )?;
             }
             Ok(())
         })
         .check("gradcheck accepts right backwards, custom and built-in", |ctx| {
             for subject in right_subjects(ctx.device()) {
-                let before = subject.copies();
-                let result =
-                    exercise::gradcheck(&|xs: &[Tensor]| subject.call(xs), &subject.inputs, EPS, ATOL, RTOL);
-                within(format!("for {}", subject.name), || subject.unchanged(&before))?;
-                if let Err(error) = result {
+                if let Err(error) = subject.gradcheck()? {
                     return Err(Failure::new(format!(
                         "your gradcheck rejected {}, whose backward is right: {error}",
                         subject.name
@@ -265,10 +268,7 @@ fn main() {
         })
         .check("gradcheck rejects five subtly wrong backwards", |ctx| {
             for subject in wrong_subjects(ctx.device()) {
-                let before = subject.copies();
-                let result =
-                    exercise::gradcheck(&|xs: &[Tensor]| subject.call(xs), &subject.inputs, EPS, ATOL, RTOL);
-                within(format!("for {}", subject.name), || subject.unchanged(&before))?;
+                let result = subject.gradcheck()?;
                 let flaw = subject.flaw.unwrap_or_default();
                 match result {
                     Ok(()) => {

@@ -13,14 +13,7 @@
 //!   meets with room to spare and a sampler with the wrong noise misses by far.
 //! - `logits` left as it was; CUDA where there is a GPU.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::autograd::Function;
-use tensorlings_support::compare::assert_equal;
-use tensorlings_support::device::cuda_or_skip;
-use tensorlings_support::random::randn;
-use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
-};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("01_custom_autograd/gumbel_softmax.rs");
 
@@ -64,13 +57,14 @@ fn noise_is_gumbel(device: Device) -> CheckResult {
 }
 
 fn noise_matches(like: &Tensor) -> CheckResult {
-    let like_before = like.copy();
-    let expected = seeded(7, || solution::sample_gumbel(&like.copy()));
-    let got = seeded(7, || exercise::sample_gumbel(like));
-    assert_unchanged("like", like, &like_before)?;
-    assert_close("sample_gumbel(like)", &got, &expected, Tolerance::for_kind(like.kind())).map_err(|f| {
-        f.context("with the same seed as the reference (draw u with exactly one like.rand_like())")
-    })
+    call(
+        "sample_gumbel(like)",
+        &[("like", like)],
+        |x| seeded(7, || solution::sample_gumbel(&x[0])),
+        |x| seeded(7, || exercise::sample_gumbel(&x[0])),
+    )
+    .describe("with the same seed as the reference (draw u with exactly one like.rand_like())")
+    .check()
 }
 
 fn rows_sum_to_one(what: &str, y: &Tensor) -> CheckResult {
@@ -85,39 +79,51 @@ fn rows_sum_to_one(what: &str, y: &Tensor) -> CheckResult {
 }
 
 fn soft_matches(logits: &Tensor, tau: f64) -> CheckResult {
-    let logits_before = logits.copy();
-    let expected = seeded(11, || solution::gumbel_softmax(&logits.copy(), tau, false));
-    let got = seeded(11, || exercise::gumbel_softmax(logits, tau, false));
-    assert_unchanged("logits", logits, &logits_before)?;
-    rows_sum_to_one("the soft sample", &got)?;
-    assert_close("the soft sample", &got, &expected, Tolerance::new(1e-5, 1e-4))
+    call(
+        "the soft sample",
+        &[("logits", logits)],
+        |x| seeded(11, || solution::gumbel_softmax(&x[0], tau, false)),
+        |x| seeded(11, || exercise::gumbel_softmax(&x[0], tau, false)),
+    )
+    .describe(format!("for logits of shape {:?} and tau {tau}", logits.size()))
+    .diagnose(|got, _| rows_sum_to_one("the soft sample", got))
+    .tolerance(Tolerance::new(1e-5, 1e-4))
+    .check()
 }
 
 fn hard_matches(logits: &Tensor, tau: f64) -> CheckResult {
-    let logits_before = logits.copy();
-    let expected = seeded(13, || solution::gumbel_softmax(&logits.copy(), tau, true));
-    let soft = seeded(13, || exercise::gumbel_softmax(logits, tau, false));
-    let hard = seeded(13, || exercise::gumbel_softmax(logits, tau, true));
-    assert_unchanged("logits", logits, &logits_before)?;
-    check_that!(
-        hard.size() == logits.size(),
-        "the hard sample has shape {:?}; it must have the shape of logits, {:?}",
-        hard.size(),
-        logits.size()
-    );
-    // Within rounding of 0 or 1: `y_hard - y_soft.detach() + y_soft`, PyTorch's way of writing
-    // the straight-through estimator, gives 1 - a + a, which need not be exactly 1.
-    let off_binary = scalar(&(&hard - hard.round()).abs().max());
-    let binary = hard.round().eq(0.0).logical_or(&hard.round().eq(1.0)).all();
-    check_that!(
-        off_binary < 1e-5 && bool::try_from(&binary).unwrap_or(false),
-        "the hard sample has values other than 0 and 1: it must be one-hot (StraightThrough's forward)"
-    );
-    rows_sum_to_one("the hard sample", &hard)?;
-    assert_equal("the class of each hard sample", &hard.argmax(-1, false), &soft.argmax(-1, false)).map_err(
-        |f| f.context("the hard sample must be the one-hot of the soft sample's argmax, from the same noise"),
-    )?;
-    assert_close("the hard sample", &hard, &expected, Tolerance::new(1e-5, 0.0))
+    call(
+        "the hard sample",
+        &[("logits", logits)],
+        |x| seeded(13, || solution::gumbel_softmax(&x[0], tau, true)),
+        |x| seeded(13, || exercise::gumbel_softmax(&x[0], tau, true)),
+    )
+    .describe(format!("for logits of shape {:?} and tau {tau}", logits.size()))
+    .diagnose(|hard, _| {
+        let (shape, want) = (hard.size(), logits.size());
+        check_that!(
+            shape == want,
+            "the hard sample has shape {shape:?}; it must have the shape of logits, {want:?}"
+        );
+        // Within rounding of 0 or 1: `y_hard - y_soft.detach() + y_soft`, PyTorch's way of
+        // writing the straight-through estimator, gives 1 - a + a, which need not be exactly 1.
+        let off_binary = scalar(&(hard - hard.round()).abs().max());
+        let binary = hard.round().eq(0.0).logical_or(&hard.round().eq(1.0)).all();
+        check_that!(
+            off_binary < 1e-5 && bool::try_from(&binary).unwrap_or(false),
+            "the hard sample has values other than 0 and 1: it must be one-hot (StraightThrough's forward)"
+        );
+        rows_sum_to_one("the hard sample", hard)?;
+        let soft = seeded(13, || exercise::gumbel_softmax(logits, tau, false));
+        assert_equal("the class of each hard sample", &hard.argmax(-1, false), &soft.argmax(-1, false))
+            .map_err(|f| {
+                f.context(
+                    "the hard sample must be the one-hot of the soft sample's argmax, from the same noise",
+                )
+            })
+    })
+    .tolerance(Tolerance::new(1e-5, 0.0))
+    .check()
 }
 
 /// d loss / d logits for `loss = sum(sample * weights)`, the sample drawn with `seed`.
@@ -182,7 +188,7 @@ fn frequencies_match(logits: &Tensor, tau: f64, n: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("gumbel_softmax")
+    Checks::new()
         .check("sample_gumbel draws Gumbel(0, 1) noise (mean 0.5772, variance 1.6449)", |ctx| {
             noise_is_gumbel(ctx.device())
         })

@@ -8,14 +8,7 @@
 //! `r * theta.cos()` itself. When a gradient is wrong, the check tries the typical mistakes (a
 //! path through one output forgotten, the gradients swapped) to say which one was made.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::autograd::Function;
-use tensorlings_support::device::cuda_or_skip;
-use tensorlings_support::gradcheck::{GradcheckOptions, gradcheck};
-use tensorlings_support::random::{randn, uniform};
-use tensorlings_support::{
-    CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
-};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("01_custom_autograd/polar.rs");
 
@@ -31,15 +24,16 @@ fn polar_inputs(r_shape: &[i64], theta_shape: &[i64], kind: Kind, device: Device
     (uniform(r_shape, 0.5, 2.0, kind, device), uniform(theta_shape, -3.0, 3.0, kind, device))
 }
 
-fn forward_matches(r: &Tensor, theta: &Tensor) -> CheckResult {
-    let (r_before, theta_before) = (r.copy(), theta.copy());
-    let (expected_x, expected_y) = solution::polar_to_cartesian(&r.copy(), &theta.copy());
-    let (x, y) = exercise_polar(r, theta)?;
-    assert_unchanged("r", r, &r_before)?;
-    assert_unchanged("theta", theta, &theta_before)?;
-    let tol = Tolerance::for_kind(r.kind());
-    assert_close("x", &x, &expected_x, tol)?;
-    assert_close("y", &y, &expected_y, tol)
+fn forward_matches(r: &Tensor, theta: &Tensor, description: &str) -> CheckResult {
+    call(
+        "polar_to_cartesian(r, theta)",
+        &[("r", r), ("theta", theta)],
+        |x| solution::polar_to_cartesian(&x[0], &x[1]),
+        |x| exercise_polar(&x[0], &x[1]).or_fail(),
+    )
+    .describe(description)
+    .outputs(&["x", "y"])
+    .check()
 }
 
 /// Which inputs require grad, and which outputs the loss uses.
@@ -53,8 +47,8 @@ struct Case {
 const BOTH: Case = Case { r_differentiable: true, uses_x: true, uses_y: true };
 
 /// `[dL/dr, dL/dtheta]` for `L = sum(x * weight_x) + sum(y * weight_y)` (each term only if
-/// `case` uses that output), through the exercise's function or through built-in operations.
-/// An input that does not require grad gets an undefined gradient.
+/// `case` uses that output), through the exercise's function or through built-in operations;
+/// only `[dL/dtheta]` when r does not require grad.
 fn gradients(
     r: &Tensor,
     theta: &Tensor,
@@ -73,82 +67,91 @@ fn gradients(
         loss += (y * weights.1).sum(r.kind());
     }
     let leaves: Vec<&Tensor> = if case.r_differentiable { vec![&r, &theta] } else { vec![&theta] };
-    let mut grads = Tensor::f_run_backward(&[loss], &leaves, false, false)?;
-    if !case.r_differentiable {
-        grads.insert(0, Tensor::new());
-    }
-    Ok(grads)
+    Ok(Tensor::f_run_backward(&[loss], &leaves, false, false)?)
 }
 
 /// Both gradients against autograd's through the built-in operations.
-fn gradients_match(r: &Tensor, theta: &Tensor, case: Case) -> CheckResult {
+fn gradients_match(r: &Tensor, theta: &Tensor, case: Case, description: &str) -> CheckResult {
     let size = r.size().iter().zip(theta.size()).map(|(a, b)| (*a).max(b)).collect::<Vec<_>>();
     let weights = (randn(&size, r.kind(), r.device()), randn(&size, r.kind(), r.device()));
-    let (r_before, theta_before) = (r.copy(), theta.copy());
-    let expected = gradients(r, theta, (&weights.0, &weights.1), case, true)?;
-    let got = gradients(r, theta, (&weights.0, &weights.1), case, false)?;
-    assert_unchanged("r", r, &r_before)?;
-    assert_unchanged("theta", theta, &theta_before)?;
-    let tol = Tolerance::for_kind(r.kind());
-    let close = |a: &Tensor, b: &Tensor| a.size() == b.size() && assert_close("", a, b, tol).is_ok();
-    let (got_r, got_theta) = (&got[0], &got[1]);
-    let (expected_r, expected_theta) = (&expected[0], &expected[1]);
-    if case.r_differentiable && close(got_r, expected_theta) && close(got_theta, expected_r) {
-        return Err(Failure::new(
+    let (w, tol) = ((&weights.0, &weights.1), Tolerance::for_kind(r.kind()));
+    let names: &[&str] = if case.r_differentiable { &["dL/dr", "dL/dtheta"] } else { &["dL/dtheta"] };
+    call(
+        "the gradients",
+        &[("r", r), ("theta", theta)],
+        |x| gradients(&x[0], &x[1], w, case, true).or_fail(),
+        |x| gradients(&x[0], &x[1], w, case, false).or_fail(),
+    )
+    .describe(description)
+    .outputs(names)
+    .diagnose(|got, expected| {
+        if !case.r_differentiable || got.len() != 2 {
+            return Ok(());
+        }
+        let close = |a: &Tensor, b: &Tensor| a.size() == b.size() && assert_close("", a, b, tol).is_ok();
+        let (got_r, got_theta, expected_r, expected_theta) = (&got[0], &got[1], &expected[0], &expected[1]);
+        check_that!(
+            !(close(got_r, expected_theta) && close(got_theta, expected_r)),
             "your gradients are in the wrong order: backward returns one per input, in the order of \
-             the inputs, vec![Some(dL/dr), Some(dL/dtheta)]",
-        ));
-    }
-    if case.r_differentiable && !close(got_r, expected_r) && case.uses_x && case.uses_y {
-        let through_x_only = (weights.0 * theta.cos()).sum_to_size(r.size());
-        let through_y_only = (weights.1 * theta.sin()).sum_to_size(r.size());
-        for (path, missing, partial) in [("x", "y", through_x_only), ("y", "x", through_y_only)] {
-            if close(got_r, &partial) {
-                return Err(Failure::new(format!(
+             the inputs, vec![Some(dL/dr), Some(dL/dtheta)]"
+        );
+        if !close(got_r, expected_r) && case.uses_x && case.uses_y {
+            let through_x_only = (w.0 * theta.cos()).sum_to_size(r.size());
+            let through_y_only = (w.1 * theta.sin()).sum_to_size(r.size());
+            for (path, missing, partial) in [("x", "y", through_x_only), ("y", "x", through_y_only)] {
+                check_that!(
+                    !close(got_r, &partial),
                     "your dL/dr has only the path through {path}: r reaches the loss through {missing} \
                      too, so add dL/d{missing} * d{missing}/dr"
-                )));
+                );
             }
         }
-    }
-    if case.r_differentiable {
-        assert_close("dL/dr", got_r, expected_r, tol)?;
-    }
-    assert_close("dL/dtheta", got_theta, expected_theta, tol)
+        Ok(())
+    })
+    .check()
 }
 
 fn main() {
-    Checks::new("polar")
+    Checks::new()
         .check("forward gives x = r cos(theta) and y = r sin(theta)", |ctx| {
             for shape in [&[6i64][..], &[3, 4], &[1]] {
                 let (r, theta) = polar_inputs(shape, shape, Kind::Float, ctx.device());
-                within(format!("for r and theta of shape {shape:?}"), || forward_matches(&r, &theta))?;
+                forward_matches(&r, &theta, &format!("for r and theta of shape {shape:?}"))?;
             }
             Ok(())
         })
         .check("both gradients, with the loss using both outputs", |ctx| {
             let (r, theta) = polar_inputs(&[4, 5], &[4, 5], Kind::Double, ctx.device());
-            within("for r and theta of shape [4, 5]", || gradients_match(&r, &theta, BOTH))
+            gradients_match(&r, &theta, BOTH, "for r and theta of shape [4, 5]")
         })
         .check("both gradients, with the loss using only x, then only y", |ctx| {
             let (r, theta) = polar_inputs(&[7], &[7], Kind::Double, ctx.device());
-            within("for a loss of x alone (dL/dy is zeros)", || {
-                gradients_match(&r, &theta, Case { uses_y: false, ..BOTH })
-            })?;
-            within("for a loss of y alone (dL/dx is zeros)", || {
-                gradients_match(&r, &theta, Case { uses_x: false, ..BOTH })
-            })
+            gradients_match(
+                &r,
+                &theta,
+                Case { uses_y: false, ..BOTH },
+                "for a loss of x alone (dL/dy is zeros)",
+            )?;
+            gradients_match(
+                &r,
+                &theta,
+                Case { uses_x: false, ..BOTH },
+                "for a loss of y alone (dL/dx is zeros)",
+            )
         })
         .check("dL/dtheta when r is a constant", |ctx| {
             let (r, theta) = polar_inputs(&[5], &[5], Kind::Double, ctx.device());
-            within("for an r that does not require grad", || {
-                gradients_match(&r, &theta, Case { r_differentiable: false, ..BOTH })
-            })
+            gradients_match(
+                &r,
+                &theta,
+                Case { r_differentiable: false, ..BOTH },
+                "for an r that does not require grad",
+            )
         })
         .check("a radius per row, broadcast against angles [3, 4]", |ctx| {
             let (r, theta) = polar_inputs(&[3, 1], &[3, 4], Kind::Double, ctx.device());
-            within("for r of shape [3, 1] and theta [3, 4]", || forward_matches(&r, &theta))?;
-            within("for r of shape [3, 1] and theta [3, 4]", || gradients_match(&r, &theta, BOTH))
+            forward_matches(&r, &theta, "for r of shape [3, 1] and theta [3, 4]")?;
+            gradients_match(&r, &theta, BOTH, "for r of shape [3, 1] and theta [3, 4]")
         })
         .check("gradcheck on r and theta", |ctx| {
             let (r, theta) = polar_inputs(&[2, 3], &[2, 3], Kind::Double, ctx.device());
@@ -166,8 +169,8 @@ fn main() {
         .check("forward and both gradients on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;
             let (r, theta) = polar_inputs(&[16, 8], &[16, 8], Kind::Float, cuda);
-            within("on CUDA", || forward_matches(&r, &theta))?;
-            within("on CUDA", || gradients_match(&r, &theta, BOTH))
+            forward_matches(&r, &theta, "on CUDA")?;
+            gradients_match(&r, &theta, BOTH, "on CUDA")
         })
         .run()
 }

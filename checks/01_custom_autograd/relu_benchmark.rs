@@ -20,12 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tch::{Kind, Tensor};
-use tensorlings_support::autograd::CustomFunction;
-use tensorlings_support::device::cuda_or_skip;
-use tensorlings_support::random::randn;
-use tensorlings_support::source::{assert_calls, assert_does_not_call};
-use tensorlings_support::{Checks, assert_unchanged, check_that};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("01_custom_autograd/relu_benchmark.rs");
 
@@ -50,7 +45,7 @@ impl PretendGpu {
 }
 
 fn main() {
-    Checks::new("relu_benchmark")
+    Checks::new()
         .check("median_time runs f warmup + repeats times", |_ctx| {
             for (warmup, repeats) in [(3, 5), (0, 1), (2, 4)] {
                 let calls = Cell::new(0);

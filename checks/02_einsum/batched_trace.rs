@@ -6,10 +6,7 @@
 //! entry or a row instead of the diagonal gives other values with the right shape. The last check
 //! reads the exercise's code: `diagonal()` and `sum` give the right numbers without einsum.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::random::randn;
-use tensorlings_support::source::{assert_calls, assert_no_method_calls};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("02_einsum/batched_trace.rs");
 
@@ -18,60 +15,26 @@ const WITH_EINSUM: &str = "this section is about einsum: a letter repeated in on
      the diagonal, so write traces as Tensor::einsum(\"bii->b\", &[m], None::<i64>) and diagonals \
      as Tensor::einsum(\"bii->bi\", &[m], None::<i64>)";
 
-/// The diagonals of a batch of matrices, the way libtorch computes them without einsum.
-fn builtin_diagonals(m: &Tensor) -> Tensor {
-    m.diagonal(0, -2, -1)
-}
-
-/// `traces(m)` for `m` of shape `[batch, n, n]`: the reference first on a copy, then the
-/// exercise, `m` as it was, then the result against the reference and against the diagonal
-/// summed by libtorch.
+/// `traces(m)` for `m` of shape `[batch, n, n]`, against the reference and the diagonal summed
+/// by libtorch.
 fn traces_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
     let m = randn(&[batch, n, n], kind, device);
-    let m_before = m.copy();
-    let expected = solution::traces(&m.copy());
-    within(format!("for m of shape [{batch}, {n}, {n}]"), || {
-        let got = exercise::traces(&m);
-        let builtin = builtin_diagonals(&m).sum_dim_intlist(-1, false, None::<Kind>);
-        let tol = Tolerance::for_kind(kind);
-        assert_unchanged("m", &m, &m_before)
-            .and_then(|()| assert_close("traces(m)", &got, &expected, tol))
-            .and_then(|()| {
-                assert_close("traces(m), compared with m.diagonal(0, -2, -1) summed,", &got, &builtin, tol)
-            })
-    })
+    call!(traces(m))
+        .builtin("m.diagonal(0, -2, -1) summed", |x| {
+            x[0].diagonal(0, -2, -1).sum_dim_intlist(-1, false, None::<Kind>)
+        })
+        .check()
 }
 
-/// `diagonals(m)` for `m` of shape `[batch, n, n]`, in the same order of steps.
+/// `diagonals(m)` for `m` of shape `[batch, n, n]`, against the reference and libtorch's
+/// `diagonal`.
 fn diagonals_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
     let m = randn(&[batch, n, n], kind, device);
-    let m_before = m.copy();
-    let expected = solution::diagonals(&m.copy());
-    within(format!("for m of shape [{batch}, {n}, {n}]"), || {
-        let got = exercise::diagonals(&m);
-        let tol = Tolerance::for_kind(kind);
-        assert_unchanged("m", &m, &m_before)
-            .and_then(|()| assert_close("diagonals(m)", &got, &expected, tol))
-            .and_then(|()| {
-                assert_close(
-                    "diagonals(m), compared with m.diagonal(0, -2, -1),",
-                    &got,
-                    &builtin_diagonals(&m),
-                    tol,
-                )
-            })
-    })
-}
-
-/// The exercise's code must use einsum, and must not take the diagonal or the trace with the
-/// methods that do it without einsum: checked on the code only, comments and strings left out.
-fn written_with_einsum() -> CheckResult {
-    assert_calls(EXERCISE_SOURCE, "einsum", WITH_EINSUM)?;
-    assert_no_method_calls(EXERCISE_SOURCE, &["diagonal", "diag", "trace", "diagonal_copy"], WITH_EINSUM)
+    call!(diagonals(m)).builtin("m.diagonal(0, -2, -1)", |x| x[0].diagonal(0, -2, -1)).check()
 }
 
 fn main() {
-    Checks::new("batched_trace")
+    Checks::new()
         .check("traces of a batch of 4: [4, 3, 3]", |ctx| traces_match(ctx.device(), 4, 3, Kind::Float))
         .check("traces of a batch of 1 [1, 5, 5], and of 1x1 matrices [3, 1, 1]", |ctx| {
             traces_match(ctx.device(), 1, 5, Kind::Float)?;
@@ -92,6 +55,13 @@ fn main() {
             diagonals_match(ctx.device(), 0, 3, Kind::Float)?;
             diagonals_match(ctx.device(), 2, 0, Kind::Double)
         })
-        .check("traces and diagonals are written with einsum", |_ctx| written_with_einsum())
+        .check("traces and diagonals are written with einsum", |_ctx| {
+            assert_written_with(
+                EXERCISE_SOURCE,
+                "einsum",
+                &["diagonal", "diag", "trace", "diagonal_copy"],
+                WITH_EINSUM,
+            )
+        })
         .run()
 }

@@ -5,10 +5,7 @@
 //! in float64. The last check reads the exercise's code: a `matmul` answer gives the right
 //! numbers and teaches nothing about einsum.
 
-use tch::{Device, Kind};
-use tensorlings_support::random::randn;
-use tensorlings_support::source::{assert_calls, assert_no_method_calls};
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("02_einsum/einsum_matmul.rs");
 
@@ -17,49 +14,21 @@ const WITH_EINSUM: &str = "this section is about einsum: write matmul as \
      Tensor::einsum(\"ij,jk->ik\", &[a, b], None::<i64>) and matvec as \
      Tensor::einsum(\"ij,j->i\", &[a, x], None::<i64>)";
 
-/// `a` of shape `[n, m]` times `b` of shape `[m, p]`: the reference first on copies, then the
-/// exercise; the inputs must be as they were; then the result is compared with the reference
-/// and with libtorch's `matmul`.
+/// `a` of shape `[n, m]` times `b` of shape `[m, p]`, against the reference and libtorch's
+/// `matmul`.
 fn matmul_matches(device: Device, n: i64, m: i64, p: i64, kind: Kind) -> CheckResult {
-    let a = randn(&[n, m], kind, device);
-    let b = randn(&[m, p], kind, device);
-    let (a_before, b_before) = (a.copy(), b.copy());
-    let expected = solution::matmul(&a.copy(), &b.copy());
-    within(format!("for a of shape [{n}, {m}] and b of shape [{m}, {p}]"), || {
-        let got = exercise::matmul(&a, &b);
-        let tol = Tolerance::for_kind(kind);
-        assert_unchanged("a", &a, &a_before)
-            .and_then(|()| assert_unchanged("b", &b, &b_before))
-            .and_then(|()| assert_close("matmul(a, b)", &got, &expected, tol))
-            .and_then(|()| assert_close("matmul(a, b), compared with a.matmul(b),", &got, &a.matmul(&b), tol))
-    })
+    let (a, b) = (randn(&[n, m], kind, device), randn(&[m, p], kind, device));
+    call!(matmul(a, b)).builtin("a.matmul(b)", |x| x[0].matmul(&x[1])).check()
 }
 
-/// `a` of shape `[n, m]` times `x` of shape `[m]`, in the same order of steps.
+/// `a` of shape `[n, m]` times `x` of shape `[m]`, likewise.
 fn matvec_matches(device: Device, n: i64, m: i64, kind: Kind) -> CheckResult {
-    let a = randn(&[n, m], kind, device);
-    let x = randn(&[m], kind, device);
-    let (a_before, x_before) = (a.copy(), x.copy());
-    let expected = solution::matvec(&a.copy(), &x.copy());
-    within(format!("for a of shape [{n}, {m}] and x of shape [{m}]"), || {
-        let got = exercise::matvec(&a, &x);
-        let tol = Tolerance::for_kind(kind);
-        assert_unchanged("a", &a, &a_before)
-            .and_then(|()| assert_unchanged("x", &x, &x_before))
-            .and_then(|()| assert_close("matvec(a, x)", &got, &expected, tol))
-            .and_then(|()| assert_close("matvec(a, x), compared with a.matmul(x),", &got, &a.matmul(&x), tol))
-    })
-}
-
-/// The exercise's code must use einsum, and must not call a matrix-product method instead
-/// (`a.matmul(b)`, `Tensor::mm(a, b)`): checked on the code only, comments and strings left out.
-fn written_with_einsum() -> CheckResult {
-    assert_calls(EXERCISE_SOURCE, "einsum", WITH_EINSUM)?;
-    assert_no_method_calls(EXERCISE_SOURCE, &["matmul", "mm", "mv", "bmm"], WITH_EINSUM)
+    let (a, x) = (randn(&[n, m], kind, device), randn(&[m], kind, device));
+    call!(matvec(a, x)).builtin("a.matmul(x)", |x| x[0].matmul(&x[1])).check()
 }
 
 fn main() {
-    Checks::new("einsum_matmul")
+    Checks::new()
         .check("matmul on [3, 4] and [4, 5]", |ctx| matmul_matches(ctx.device(), 3, 4, 5, Kind::Float))
         .check("matmul on square [4, 4] and [4, 4], where a transposed equation runs too", |ctx| {
             matmul_matches(ctx.device(), 4, 4, 4, Kind::Float)
@@ -83,6 +52,8 @@ fn main() {
             matvec_matches(ctx.device(), 0, 3, Kind::Float)?;
             matvec_matches(ctx.device(), 3, 0, Kind::Double)
         })
-        .check("matmul and matvec are written with einsum", |_ctx| written_with_einsum())
+        .check("matmul and matvec are written with einsum", |_ctx| {
+            assert_written_with(EXERCISE_SOURCE, "einsum", &["matmul", "mm", "mv", "bmm"], WITH_EINSUM)
+        })
         .run()
 }

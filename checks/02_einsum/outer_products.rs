@@ -6,72 +6,46 @@
 //! two different rows, [0, 1], with d > 1, and its failure says what that entry must be. The last
 //! check reads the exercise's code for einsum.
 
-use tch::{Device, Kind};
-use tensorlings_support::random::randn;
-use tensorlings_support::source::assert_calls;
-use tensorlings_support::{CheckResult, Checks, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("02_einsum/outer_products.rs");
 
-/// `batch_outer(x, y)` for `x` of shape `[batch, n]` and `y` of shape `[batch, m]`: the reference
-/// first on copies, then the exercise, the inputs as they were, then the result against the
-/// reference and against broadcasting.
+/// `batch_outer(x, y)` for `x` of shape `[batch, n]` and `y` of shape `[batch, m]`, against the
+/// reference and broadcasting.
 fn batch_outer_matches(device: Device, batch: i64, n: i64, m: i64, kind: Kind) -> CheckResult {
-    let x = randn(&[batch, n], kind, device);
-    let y = randn(&[batch, m], kind, device);
-    let (x_before, y_before) = (x.copy(), y.copy());
-    let expected = solution::batch_outer(&x.copy(), &y.copy());
-    within(format!("for x of shape [{batch}, {n}] and y of shape [{batch}, {m}]"), || {
-        let got = exercise::batch_outer(&x, &y);
-        let broadcast = x.unsqueeze(2) * y.unsqueeze(1);
-        let tol = Tolerance::for_kind(kind);
-        assert_unchanged("x", &x, &x_before)
-            .and_then(|()| assert_unchanged("y", &y, &y_before))
-            .and_then(|()| assert_close("batch_outer(x, y)", &got, &expected, tol))
-            .and_then(|()| {
-                assert_close(
-                    "batch_outer(x, y), compared with x[:, :, None] * y[:, None, :],",
-                    &got,
-                    &broadcast,
-                    tol,
-                )
-            })
-    })
+    let (x, y) = (randn(&[batch, n], kind, device), randn(&[batch, m], kind, device));
+    call!(batch_outer(x, y))
+        .builtin("x[:, :, None] * y[:, None, :]", |x| x[0].unsqueeze(2) * x[1].unsqueeze(1))
+        .check()
 }
 
-/// `all_pairs_outer(x)` for `x` of shape `[n, d]`, in the same order of steps; when the shape is
-/// right and there are two rows, the pair [0, 1] is checked on its own first, against
-/// `outer(x[0], x[1])`, for a message that says what that entry must be.
+/// `all_pairs_outer(x)` for `x` of shape `[n, d]`, likewise; when the shape is right and there
+/// are two rows, the pair [0, 1] is checked on its own first, against `outer(x[0], x[1])`, for a
+/// message that says what that entry must be.
 fn all_pairs_matches(device: Device, n: i64, d: i64, kind: Kind) -> CheckResult {
     let x = randn(&[n, d], kind, device);
-    let x_before = x.copy();
-    let expected = solution::all_pairs_outer(&x.copy());
-    let tol = Tolerance::for_kind(kind);
-    within(format!("for x of shape [{n}, {d}]"), || {
-        let got = exercise::all_pairs_outer(&x);
-        assert_unchanged("x", &x, &x_before)?;
-        if n >= 2 && got.size() == expected.size() {
-            assert_close("all_pairs_outer(x)[0, 1]", &got.get(0).get(1), &x.get(0).outer(&x.get(1)), tol)
+    call!(all_pairs_outer(x))
+        .diagnose(|got, expected| {
+            if n < 2 || got.size() != expected.size() {
+                return Ok(());
+            }
+            let pair = x.get(0).outer(&x.get(1));
+            assert_close("all_pairs_outer(x)[0, 1]", &got.get(0).get(1), &pair, Tolerance::for_kind(kind))
                 .map_err(|f| {
                     f.context(
                         "result[0, 1] must be outer(x[0], x[1]), the [d, d] matrix whose [a, c] entry is \
-                         x[0][a] * x[1][c] (x[0] down the rows, x[1] along the columns)",
+                 x[0][a] * x[1][c] (x[0] down the rows, x[1] along the columns)",
                     )
-                })?;
-        }
-        assert_close("all_pairs_outer(x)", &got, &expected, tol)?;
-        let broadcast = x.unsqueeze(1).unsqueeze(3) * x.unsqueeze(0).unsqueeze(2);
-        assert_close(
-            "all_pairs_outer(x), compared with x[:, None, :, None] * x[None, :, None, :],",
-            &got,
-            &broadcast,
-            tol,
-        )
-    })
+                })
+        })
+        .builtin("x[:, None, :, None] * x[None, :, None, :]", |x| {
+            x[0].unsqueeze(1).unsqueeze(3) * x[0].unsqueeze(0).unsqueeze(2)
+        })
+        .check()
 }
 
 fn main() {
-    Checks::new("outer_products")
+    Checks::new()
         .check("batch_outer on [3, 4] and [3, 2]", |ctx| {
             batch_outer_matches(ctx.device(), 3, 4, 2, Kind::Float)
         })

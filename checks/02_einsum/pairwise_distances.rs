@@ -7,10 +7,7 @@
 //! to a tolerance derived from its rounding error (see `fast_tolerance`), not to the direct
 //! version's. The last check reads the exercise's code: calling cdist is not the exercise.
 
-use tch::{Device, Kind, Tensor};
-use tensorlings_support::random::randn;
-use tensorlings_support::source::assert_does_not_call;
-use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("02_einsum/pairwise_distances.rs");
 
@@ -74,22 +71,20 @@ fn two_digits_up(x: f64) -> f64 {
     }
 }
 
-/// Adds a line to a failed comparison when `got` holds the squares of the distances, a mistake
-/// that the numbers alone do not make obvious.
-fn explain_squares(failure: Failure, got: &Tensor, expected: &Tensor) -> Failure {
+/// Fails when `got` holds the squares of the distances, a mistake that the numbers alone do not
+/// make obvious.
+fn not_squares(name: &str, got: &Tensor, expected: &Tensor) -> CheckResult {
     if got.size() != expected.size() || got.numel() == 0 {
-        return failure;
+        return Ok(());
     }
-    let squares = expected.to_kind(Kind::Double).square();
-    let gap = (got.to_kind(Kind::Double) - &squares).abs().max().double_value(&[]);
-    if gap <= 1e-3 * (1.0 + squares.max().double_value(&[])) {
-        Failure::new(format!(
-            "{}\n  these are the squares of the distances: take the square root",
-            failure.message()
-        ))
-    } else {
-        failure
-    }
+    let expected = expected.to_kind(Kind::Double);
+    let scale = 1.0 + expected.square().max().double_value(&[]);
+    let gap = |t: Tensor| (got.to_kind(Kind::Double) - t).abs().max().double_value(&[]);
+    check_that!(
+        gap(expected.square()) > 1e-3 * scale || gap(expected.shallow_clone()) <= 1e-3 * scale,
+        "`{name}` differs from the reference: these are the squares of the distances: take the square root"
+    );
+    Ok(())
 }
 
 /// Fails, with the first place and what to do, when the fast version has NaN where the
@@ -115,36 +110,37 @@ enum Version {
     Fast,
 }
 
-/// One version on `x` and `y`: the reference first on copies, then the exercise, the inputs as
-/// they were; then, for the fast version, no NaN; then the result against the reference and
-/// against cdist, each with the tolerance of that version.
+/// One version on `x` and `y`, against the reference and cdist, each with the tolerance of that
+/// version; the fast version must not give NaN.
 fn distances_match(version: Version, x: &Tensor, y: &Tensor) -> CheckResult {
+    let (name, tol, reference, exercise): (
+        _,
+        _,
+        fn(&Tensor, &Tensor) -> Tensor,
+        fn(&Tensor, &Tensor) -> Tensor,
+    ) = match version {
+        Version::Direct => (
+            "pairwise_distances(x, y)",
+            direct_tolerance(x.kind()),
+            solution::pairwise_distances,
+            exercise::pairwise_distances,
+        ),
+        Version::Fast => (
+            "pairwise_distances_fast(x, y)",
+            fast_tolerance(x, y),
+            solution::pairwise_distances_fast,
+            exercise::pairwise_distances_fast,
+        ),
+    };
+    let exact = cdist(x, y);
+    // The reference's fast version has rounding errors of its own, which may add to the
+    // learner's: twice the tolerance between the two, the tolerance against the exact values.
+    let got = call(name, &[("x", x), ("y", y)], |i| reference(&i[0], &i[1]), |i| exercise(&i[0], &i[1]))
+        .diagnose(|got, _| if got.size() == exact.size() { no_nan(got, &exact) } else { Ok(()) })
+        .diagnose(|got, expected| not_squares(name, got, expected))
+        .tolerance(Tolerance::new(2.0 * tol.atol, 2.0 * tol.rtol))
+        .run()?;
     within(format!("for x of shape {:?} and y of shape {:?}", x.size(), y.size()), || {
-        let (x_before, y_before) = (x.copy(), y.copy());
-        let (name, expected, got, tol) = match version {
-            Version::Direct => {
-                let expected = solution::pairwise_distances(&x.copy(), &y.copy());
-                let got = exercise::pairwise_distances(x, y);
-                ("pairwise_distances(x, y)", expected, got, direct_tolerance(x.kind()))
-            }
-            Version::Fast => {
-                let expected = solution::pairwise_distances_fast(&x.copy(), &y.copy());
-                let got = exercise::pairwise_distances_fast(x, y);
-                ("pairwise_distances_fast(x, y)", expected, got, fast_tolerance(x, y))
-            }
-        };
-        let exact = cdist(x, y);
-        assert_unchanged("x", x, &x_before)?;
-        assert_unchanged("y", y, &y_before)?;
-        if let Version::Fast = version
-            && got.size() == exact.size()
-        {
-            no_nan(&got, &exact)?;
-        }
-        // The reference's fast version has rounding errors of its own, which may add to the
-        // learner's: twice the tolerance between the two, the tolerance against the exact values.
-        let between = Tolerance::new(2.0 * tol.atol, 2.0 * tol.rtol);
-        assert_close(name, &got, &expected, between).map_err(|f| explain_squares(f, &got, &expected))?;
         assert_close(&format!("{name}, compared with torch.cdist(x, y),"), &got, &exact, tol)
     })
 }
@@ -167,7 +163,7 @@ fn duplicates_match(version: Version, device: Device) -> CheckResult {
 
 fn main() {
     use Version::{Direct, Fast};
-    Checks::new("pairwise_distances")
+    Checks::new()
         .check("pairwise_distances on [4, 3] and [5, 3]", |ctx| {
             random_points_match(Direct, ctx.device(), 4, 5, 3, Kind::Float)
         })

@@ -330,7 +330,7 @@ fn steps_match(devices: &[Device], batch: i64, device: Device) -> CheckResult {
 
 fn main() {
     let cpus = |n: usize| vec![Device::Cpu; n];
-    Checks::new("data_parallel")
+    Checks::new()
         .check("replicate makes copies that require grad and share no memory", |ctx| {
             replicates(&cpus(3), ctx.device())?;
             replicates(&[ctx.device(), ctx.device()], ctx.device())

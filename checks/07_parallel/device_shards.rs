@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::device::cuda_or_skip;
 use tensorlings_support::random::randn;
-use tensorlings_support::source::exercise_code;
+use tensorlings_support::source::{assert_does_not_call, function};
 use tensorlings_support::{
     CheckResult, Checks, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
@@ -74,23 +74,10 @@ fn sharded_matches(x: &Tensor, weight: &Tensor, devices: &[Device], output: Devi
     })
 }
 
-/// The text of the function `name` in the exercise's code (comments and strings blanked).
-fn function_code(name: &str) -> String {
-    let code = exercise_code(EXERCISE_SOURCE);
-    let Some(start) = code.find(&format!("fn {name}")) else { return String::new() };
-    let rest = &code[start..];
-    let end = ["\nfn ", "\npub fn "]
-        .iter()
-        .filter_map(|next| rest[3..].find(next))
-        .min()
-        .map_or(rest.len(), |i| i + 3);
-    rest[..end].to_string()
-}
-
 fn no_host_round_trips() -> CheckResult {
     for name in ["copy_to", "sharded_apply"] {
-        let code: String = function_code(name).chars().filter(|c| !c.is_whitespace()).collect();
-        for (pattern, what) in [
+        let code = function(EXERCISE_SOURCE, name);
+        for (path, what) in [
             ("Device::Cpu", "moves something to the CPU"),
             ("double_value", "reads a value on the host"),
             ("int64_value", "reads a value on the host"),
@@ -98,18 +85,18 @@ fn no_host_round_trips() -> CheckResult {
             ("print", "prints a tensor"),
             ("synchronize", "waits for the GPU"),
         ] {
-            check_that!(
-                !code.contains(pattern),
-                "`{name}` uses `{pattern}`: it {what}, which makes the host wait for the devices \
-                 inside the loop; keep the parts on their devices and move them once, to `output`"
+            let why = format!(
+                "in `{name}`, it {what}, which makes the host wait for the devices inside the loop; keep \
+                 the parts on their devices and move them once, to `output`"
             );
+            assert_does_not_call(&code, path, &why)?;
         }
     }
     Ok(())
 }
 
 fn main() {
-    Checks::new("device_shards")
+    Checks::new()
         .check("non_blocking_is_safe: to a GPU yes, to the CPU no", |_ctx| {
             let (cpu, gpu0, gpu1) = (Device::Cpu, Device::Cuda(0), Device::Cuda(1));
             for (from, to, safe, why) in [

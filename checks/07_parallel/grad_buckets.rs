@@ -173,7 +173,7 @@ const MODEL: &[(&[i64], bool)] = &[
 ];
 
 fn main() {
-    Checks::new("grad_buckets")
+    Checks::new()
         .check("bucket_ranges fills buckets greedily, in order", |_ctx| {
             ranges_match(&[3, 4, 2, 10, 1], 8)?;
             ranges_match(&[1, 2, 3], 100)?;

@@ -159,7 +159,7 @@ fn maps(x: &Tensor, chunks: i64) -> CheckResult {
 }
 
 fn main() {
-    Checks::new("parallel_chunks")
+    Checks::new()
         .check("with_intra_op_threads sets the count for f and sets it back", |_ctx| {
             for threads in [1, 2, 5] {
                 within(format!("for threads = {threads}"), || {

@@ -153,7 +153,7 @@ fn non_contiguous_and_double(version: Version, device: Device) -> CheckResult {
 
 fn main() {
     use Version::{Naive, Ring};
-    Checks::new("ring_all_reduce")
+    Checks::new()
         .check(
             "naive_all_reduce gives every rank the mean: 4 ranks of [3, 5], 3 of [2, 3, 4], 2 of [7]",
             |ctx| cases(Naive, ctx.device()),

@@ -130,7 +130,7 @@ fn peak_is_bounded<T>(
 }
 
 fn main() {
-    Checks::new("streaming_stats")
+    Checks::new()
         .check("chunk_moments, and merge_moments of summaries of 5 and 3 rows", |ctx| {
             let (a, b) =
                 (randn(&[5, 4], Kind::Float, ctx.device()), randn(&[3, 4], Kind::Float, ctx.device()));

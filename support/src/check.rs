@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! fn main() {
-//!     Checks::new("softmax")
+//!     Checks::new()
 //!         .check("matches the reference on shape [2, 3]", |ctx| {
 //!             let x = random::randn(&[2, 3], Kind::Float, ctx.device());
 //!             assert_close("softmax(x)", &exercise::softmax(&x), &solution::softmax(&x), Tolerance::default())
@@ -26,102 +26,34 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tch::{Cuda, Device, TchError};
+use tch::{Cuda, Device};
 
 use crate::device;
-use crate::panics::{catch_panics, describe_torch_error, install_panic_hook, is_torch_error};
+pub use crate::failure::{CheckResult, Failure};
+use crate::panics::{catch_panics, install_panic_hook};
 
-/// What a check returns: `Ok(())` when it passed, otherwise the [`Failure`] (or skip) to report.
-pub type CheckResult = Result<(), Failure>;
-
-/// Why a check did not pass: a message for the learner, and whether the check was skipped rather
-/// than failed.
-///
-/// Build one with [`Failure::new`] or [`Failure::skip`], or let `?` convert a `tch::TchError`
-/// from a fallible `f_*` tensor operation. [`Failure::context`] prefixes where it happened, which
-/// is how a check that loops over several shapes says which one went wrong:
-/// `assert_close(..).map_err(|f| f.context(format!("for input shape {shape:?}")))?`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    message: String,
-    skip: bool,
-}
-
-impl Failure {
-    /// A failed check with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), skip: false }
+/// The name of a file without its folders and its `.rs`: `"00_intro/tensors.rs"` gives
+/// `"tensors"`. A `const fn`, so that [`crate::exercise_modules!`] defines `EXERCISE_NAME` with it.
+pub const fn file_stem(path: &str) -> &str {
+    let bytes = path.as_bytes();
+    let mut start = bytes.len();
+    while start > 0 && bytes[start - 1] != b'/' && bytes[start - 1] != b'\\' {
+        start -= 1;
     }
-
-    /// A skipped check: the check does not apply here (e.g. it needs a GPU), which is neither a
-    /// pass nor a failure. `reason` is shown to the learner.
-    pub fn skip(reason: impl Into<String>) -> Self {
-        Failure { message: reason.into(), skip: true }
+    let mut end = bytes.len();
+    if end >= start + 3 && bytes[end - 3] == b'.' && bytes[end - 2] == b'r' && bytes[end - 1] == b's' {
+        end -= 3;
     }
-
-    /// Prepends where the failure happened: `"{prefix}: {message}"`.
-    ///
-    /// For example, `failure.context("for input shape [2, 3]")` turns "`y` has shape \[3\] but
-    /// the reference has \[2\]" into "for input shape \[2, 3\]: `y` has shape \[3\] but the
-    /// reference has \[2\]". Whether it is a skip is kept.
-    pub fn context(self, prefix: impl fmt::Display) -> Self {
-        Failure { message: format!("{prefix}: {}", self.message), skip: self.skip }
+    let (_, tail) = bytes.split_at(start);
+    let (stem, _) = tail.split_at(end - start);
+    // Cut at ASCII bytes, so the stem is valid UTF-8 whenever `path` is.
+    match std::str::from_utf8(stem) {
+        Ok(stem) => stem,
+        Err(_) => path,
     }
-
-    /// The message shown to the learner.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Whether this is a skip ([`Failure::skip`]) rather than a failure.
-    pub fn is_skip(&self) -> bool {
-        self.skip
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-impl From<TchError> for Failure {
-    /// A libtorch error from an `f_*` operation, with libtorch's C++ backtrace cut off.
-    fn from(error: TchError) -> Self {
-        let text = error.to_string();
-        if is_torch_error(&text) { Failure::new(describe_torch_error(&text)) } else { Failure::new(text) }
-    }
-}
-
-/// Fails the enclosing check (returns `Err(Failure)`) when a condition is false.
-///
-/// `check_that!(y.size() == [2, 3], "`y` has shape {:?}, expected [2, 3]", y.size())` returns
-/// `Err(Failure::new("`y` has shape [3, 2], expected [2, 3]"))` from the enclosing function when
-/// the condition is false; without a message, the condition's source text is the message. The
-/// enclosing function returns `Result<_, E>` for any `E: From<Failure>`, usually [`CheckResult`].
-#[macro_export]
-macro_rules! check_that {
-    ($cond:expr $(,)?) => {
-        if !$cond {
-            return ::core::result::Result::Err(::core::convert::From::from(
-                $crate::check::Failure::new(::core::concat!(
-                    "check failed: ",
-                    ::core::stringify!($cond)
-                )),
-            ));
-        }
-    };
-    ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
-            return ::core::result::Result::Err(::core::convert::From::from(
-                $crate::check::Failure::new(::std::format!($($arg)+)),
-            ));
-        }
-    };
 }
 
 /// What a check gets from the harness.
@@ -159,8 +91,19 @@ pub struct Checks<'a> {
 }
 
 impl<'a> Checks<'a> {
-    /// An empty list of checks for the exercise `exercise` (its name, used in the printed header).
-    pub fn new(exercise: impl Into<String>) -> Self {
+    /// An empty list of checks for the exercise of this check file: `checks/DIR/NAME.rs` checks
+    /// the exercise `NAME` (the same name [`crate::exercise_modules!`] gives `EXERCISE_NAME`),
+    /// read from where `new` is called. Used in the printed header.
+    // No `Default`: the name comes from the caller's file, which `default()` would not see.
+    #[allow(clippy::new_without_default)]
+    #[track_caller]
+    pub fn new() -> Self {
+        Checks::named(file_stem(std::panic::Location::caller().file()))
+    }
+
+    /// An empty list of checks for the exercise `exercise`, named explicitly (for tests and
+    /// checks that do not live in `checks/`).
+    pub fn named(exercise: impl Into<String>) -> Self {
         Checks { exercise: exercise.into(), checks: Vec::new() }
     }
 
@@ -206,6 +149,15 @@ impl<'a> Checks<'a> {
     /// If `TENSORLINGS_THREADS` or `TENSORLINGS_DEVICE` is invalid, or CUDA was requested on a
     /// machine without it, no check runs and every check fails with that message.
     pub fn execute(self) -> Report {
+        // Before anything else, and so before any learner code: the runner's secret, which
+        // signs the report, and the rule that the checks run once per process.
+        crate::trust::take_secret();
+        if RUN_STARTED.swap(true, Ordering::SeqCst) {
+            panic!(
+                "the checks of an exercise run once per process: exercise code may not run checks of its own \
+                 (Checks::run or Checks::execute)"
+            );
+        }
         install_panic_hook();
         apply_memory_limit();
         // Without a limit, the count libtorch starts with is the one every check gets back.
@@ -238,6 +190,9 @@ impl<'a> Checks<'a> {
         report
     }
 }
+
+/// Set by the first [`Checks::execute`] of the process; a second one panics.
+static RUN_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// The environment variable with the memory limit of the check process, in bytes.
 pub const MEMORY_LIMIT_VAR: &str = "TENSORLINGS_MEMORY_LIMIT";
@@ -395,6 +350,8 @@ impl Report {
         let mut out = String::new();
         out.push_str("{\n");
         out.push_str(&format!("  \"format_version\": {},\n", Self::FORMAT_VERSION));
+        // Signed by `trust::sign` once the text is complete; zeros when there is no secret.
+        out.push_str(&format!("  {}{}\",\n", crate::trust::MAC_FIELD, "0".repeat(crate::trust::MAC_HEX_LEN)));
         out.push_str("  \"device\": ");
         push_json_string(&mut out, &self.device);
         if let Some(error) = &self.error {
@@ -428,7 +385,7 @@ impl Report {
         let temp = path.with_file_name(temp_name);
         let written = (|| {
             let mut file = std::fs::File::create(&temp)?;
-            file.write_all(self.to_json().as_bytes())?;
+            file.write_all(crate::trust::sign(self.to_json()).as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&temp, path)
         })();
@@ -497,32 +454,14 @@ mod tests {
     }
 
     #[test]
-    fn context_prefixes_and_keeps_skip() {
-        let failure =
-            Failure::new("`y` has shape [3] but the reference has [2]").context("for input shape [2, 3]");
-        assert_eq!(
-            failure.to_string(),
-            "for input shape [2, 3]: `y` has shape [3] but the reference has [2]"
-        );
-        assert!(!failure.is_skip());
-        assert!(Failure::skip("no GPU").context("on CUDA").is_skip());
-    }
-
-    fn positive(x: i64) -> CheckResult {
-        check_that!(x > 0, "expected a positive number, got {}", x);
-        Ok(())
-    }
-
-    fn no_message(x: i64) -> CheckResult {
-        check_that!(x > 0);
-        Ok(())
-    }
-
-    #[test]
-    fn check_that_returns_a_failure_when_false() {
-        assert_eq!(positive(3), Ok(()));
-        assert_eq!(positive(-1), Err(Failure::new("expected a positive number, got -1")));
-        assert_eq!(no_message(-1), Err(Failure::new("check failed: x > 0")));
+    fn the_exercise_name_is_the_file_stem() {
+        assert_eq!(file_stem("00_intro/tensors.rs"), "tensors");
+        assert_eq!(file_stem("../checks/02_einsum/einsum_bmm.rs"), "einsum_bmm");
+        assert_eq!(file_stem("C:\\course\\checks\\x.rs"), "x");
+        assert_eq!(file_stem("plain"), "plain");
+        const NAME: &str = file_stem("01_custom_autograd/polar.rs");
+        assert_eq!(NAME, "polar");
+        assert_eq!(Checks::new().exercise, "check", "this file is support/src/check.rs");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::fmt;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::check::{CheckResult, Failure};
+use crate::failure::{CheckResult, Failure};
 
 /// How far apart two values may be: `|got - expected| <= atol + rtol * |expected|`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,31 +220,23 @@ fn describe_change(now: &Tensor, before: &Tensor) -> Result<Option<String>, Fail
 
 /// Checks a gradient against the reference's, explaining a missing one.
 ///
-/// Pass the `grad()` of the learner's tensor and of the reference's, e.g.
-/// `assert_grad_close("x", Some(x.grad()), Some(x_ref.grad()), tol)`; tch returns an undefined
-/// tensor for a gradient that was never computed, which counts as `None`. When the learner's
+/// Pass the `grad()` of the learner's tensor and of the reference's:
+/// `assert_grad_close("x", &x.grad(), &x_ref.grad(), tol)`. tch's `grad()` of a tensor that has
+/// no gradient is an undefined tensor, which is what "no gradient" means here (for an
+/// `Option<Tensor>` from a backward, pass `&g.unwrap_or_else(Tensor::new)`). When the learner's
 /// tensor has no gradient, the message asks "was it detached, or was requires_grad not set?";
 /// when it has one that the reference lacks, it asks whether it should have been detached.
-pub fn assert_grad_close(
-    what: &str,
-    got: Option<Tensor>,
-    expected: Option<Tensor>,
-    tol: Tolerance,
-) -> CheckResult {
-    let got = got.filter(Tensor::defined);
-    let expected = expected.filter(Tensor::defined);
-    match (got, expected) {
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err(Failure::new(format!(
+pub fn assert_grad_close(what: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> CheckResult {
+    match (got.defined(), expected.defined()) {
+        (false, false) => Ok(()),
+        (false, true) => Err(Failure::new(format!(
             "`{what}` has no gradient: was it detached, or was requires_grad not set?"
         ))),
-        (Some(_), None) => Err(Failure::new(format!(
+        (true, false) => Err(Failure::new(format!(
             "`{what}` has a gradient but the reference has none: should it have been detached \
              from the graph?"
         ))),
-        (Some(got), Some(expected)) => {
-            compare(&format!("the gradient of `{what}`"), &got, &expected, Some(tol))
-        }
+        (true, true) => compare(&format!("the gradient of `{what}`"), got, expected, Some(tol)),
     }
 }
 
@@ -311,7 +303,7 @@ fn compare(subject: &str, got: &Tensor, expected: &Tensor, tol: Option<Tolerance
 }
 
 /// Floating-point and complex kinds, whose values are compared in `f64`.
-fn is_float_like(kind: Kind) -> bool {
+pub(crate) fn is_float_like(kind: Kind) -> bool {
     matches!(
         kind,
         Kind::Half
@@ -846,25 +838,26 @@ mod tests {
     #[test]
     fn missing_gradients_are_explained() {
         let g = cpu(&[1.0, 2.0], &[2]);
+        let none = Tensor::new();
         assert_eq!(
-            message(assert_grad_close("x", None, Some(g.copy()), Tolerance::default())),
+            message(assert_grad_close("x", &none, &g, Tolerance::default())),
             "`x` has no gradient: was it detached, or was requires_grad not set?"
         );
         // tch's `grad()` of a tensor without a gradient is an undefined tensor: the same thing.
         let leaf = Tensor::zeros([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         assert_eq!(
-            message(assert_grad_close("x", Some(leaf.grad()), Some(g.copy()), Tolerance::default())),
+            message(assert_grad_close("x", &leaf.grad(), &g, Tolerance::default())),
             "`x` has no gradient: was it detached, or was requires_grad not set?"
         );
         assert_eq!(
-            message(assert_grad_close("x", Some(g.copy()), None, Tolerance::default())),
+            message(assert_grad_close("x", &g, &none, Tolerance::default())),
             "`x` has a gradient but the reference has none: should it have been detached from \
              the graph?"
         );
-        assert_eq!(assert_grad_close("x", None, None, Tolerance::default()), Ok(()));
+        assert_eq!(assert_grad_close("x", &none, &Tensor::new(), Tolerance::default()), Ok(()));
         let wrong = cpu(&[1.0, 3.0], &[2]);
         assert!(
-            message(assert_grad_close("x", Some(wrong), Some(g), Tolerance::default()))
+            message(assert_grad_close("x", &wrong, &g, Tolerance::default()))
                 .starts_with("the gradient of `x` differs from the reference: 1 of 2 elements is")
         );
     }
@@ -874,7 +867,7 @@ mod tests {
         let x = cpu(&[1.0, 2.0], &[2]).set_requires_grad(true);
         (&x * &x).sum(Kind::Float).backward();
         let expected = cpu(&[2.0, 4.0], &[2]);
-        assert_eq!(assert_grad_close("x", Some(x.grad()), Some(expected), Tolerance::default()), Ok(()));
+        assert_eq!(assert_grad_close("x", &x.grad(), &expected, Tolerance::default()), Ok(()));
     }
 
     #[test]

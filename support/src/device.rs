@@ -12,7 +12,7 @@
 //! `let dev = tensorlings_support::device::cuda_or_skip()?;`, which turns into a skipped check on
 //! a machine without CUDA.
 
-use crate::check::Failure;
+use crate::failure::Failure;
 use tch::{Cuda, Device};
 
 /// The environment variable that selects the device: `cpu`, `cuda` or `auto`.

@@ -17,8 +17,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::check::{CheckResult, Failure};
 use crate::compare::unravel;
+use crate::failure::{CheckResult, Failure};
 
 /// The step and tolerances of [`gradcheck`].
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -88,8 +88,12 @@ pub(crate) fn catch_panics<R>(f: impl FnOnce() -> R) -> Result<R, String> {
         let cwd = std::env::current_dir().ok();
         match record {
             Some(record) => describe_record(&record, cwd.as_deref()),
-            // `resume_unwind` skips the hook: all there is, is the payload.
+            // `resume_unwind` skips the hook: all there is, is the payload. A raised `Failure`
+            // (`Failure::raise`, `or_fail`) is its own message.
             None => {
+                if let Some(failure) = payload.downcast_ref::<crate::failure::Failure>() {
+                    return failure.message().to_string();
+                }
                 let message = payload
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())

@@ -12,6 +12,10 @@
 //! `exercise::f(&x)` with `solution::f(&x)`. Two draws in a row give different tensors; the same
 //! sequence of draws after the same seed gives the same tensors.
 //!
+//! Every function takes its arguments in one order: the shape first, then the parameters of the
+//! distribution (`low, high`, `high`, `magnitude`), then the kind (where there is a choice), then
+//! the device: `uniform(&[4, 3], -1.0, 1.0, Kind::Float, dev)`, `randint(&[8], 10, dev)`.
+//!
 //! The returned tensors are leaves that do not require grad; call `.set_requires_grad(true)` on
 //! them for a gradient check.
 
@@ -44,9 +48,9 @@ pub fn uniform(shape: &[i64], low: f64, high: f64, kind: Kind, device: Device) -
 }
 
 /// Integers drawn uniformly from `0..high`, as an int64 tensor of the given shape on `device`:
-/// indices for `gather`, class labels for a loss.
+/// indices for `gather`, class labels for a loss (`randint(&[8], 10, dev)`).
 #[track_caller]
-pub fn randint(high: i64, shape: &[i64], device: Device) -> Tensor {
+pub fn randint(shape: &[i64], high: i64, device: Device) -> Tensor {
     assert!(high > 0, "randint needs high > 0, got {high}");
     Tensor::randint(high, shape, (Kind::Int64, Device::Cpu)).to_device(device)
 }
@@ -92,12 +96,12 @@ mod tests {
         seed(7);
         let a = randn(&[3, 4], Kind::Float, Device::Cpu);
         let b = uniform(&[5], -2.0, 3.0, Kind::Double, Device::Cpu);
-        let c = randint(10, &[6], Device::Cpu);
+        let c = randint(&[6], 10, Device::Cpu);
         let d = with_magnitude(&[4], 1e4, Kind::Float, Device::Cpu);
         seed(7);
         assert!(randn(&[3, 4], Kind::Float, Device::Cpu).equal(&a));
         assert!(uniform(&[5], -2.0, 3.0, Kind::Double, Device::Cpu).equal(&b));
-        assert!(randint(10, &[6], Device::Cpu).equal(&c));
+        assert!(randint(&[6], 10, Device::Cpu).equal(&c));
         assert!(with_magnitude(&[4], 1e4, Kind::Float, Device::Cpu).equal(&d));
         // And consecutive draws differ.
         assert!(!randn(&[3, 4], Kind::Float, Device::Cpu).equal(&a));
@@ -111,7 +115,7 @@ mod tests {
         let u = uniform(&[1000], -2.0, 3.0, Kind::Float, Device::Cpu);
         assert_eq!(u.kind(), Kind::Float);
         assert!(values(&u).iter().all(|&v| (-2.0..3.0).contains(&v)));
-        let i = randint(5, &[1000], Device::Cpu);
+        let i = randint(&[1000], 5, Device::Cpu);
         assert_eq!(i.kind(), Kind::Int64);
         let ints = Vec::<i64>::try_from(&i).unwrap();
         assert!(ints.iter().all(|v| (0..5).contains(v)));

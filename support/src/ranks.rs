@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tch::Tensor;
 
-use crate::check::Failure;
+use crate::failure::Failure;
 use crate::panics::catch_panics;
 
 /// How long [`Rank::recv`] waits before it calls it a deadlock. The work in the exercises takes

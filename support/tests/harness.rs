@@ -25,7 +25,7 @@ fn every_outcome_is_reported_and_later_checks_still_run() {
     let (not_written, todo_line) = (|_: &Ctx| -> CheckResult { todo!() }, line!());
     let (reshape, torch_line) =
         (|ctx: &Ctx| Tensor::zeros([6], (Kind::Float, ctx.device())).reshape([4, 4]), line!());
-    let report = Checks::new("outcomes")
+    let report = Checks::named("outcomes")
         .check("passes", |_| Ok(()))
         .check("fails", |_| Err(Failure::new("it failed").context("for shape [2]")))
         .check("skips", |_| Err(Failure::skip("needs a GPU")))
@@ -79,7 +79,7 @@ fn each_check_starts_from_its_own_seed_with_grad_mode_on_and_its_threads() {
     let _guard = GLOBAL_STATE.lock().unwrap();
     let drawn = std::cell::RefCell::new(Vec::new());
     let threads = std::cell::Cell::new(0);
-    let report = Checks::new("state")
+    let report = Checks::named("state")
         .check("draws", |ctx| {
             check_that!(ctx.seed() == SEED_BASE, "seed {}", ctx.seed());
             drawn.borrow_mut().push(random::randn(&[4], Kind::Float, Device::Cpu));
@@ -111,7 +111,7 @@ fn each_check_starts_from_its_own_seed_with_grad_mode_on_and_its_threads() {
 #[test]
 fn panics_outside_checks_are_left_to_the_default_hook() {
     // After the harness installed its hook, an ordinary panic still unwinds with its message.
-    Checks::new("hook").check("passes", |_| Ok(())).execute();
+    Checks::named("hook").check("passes", |_| Ok(())).execute();
     let caught = std::panic::catch_unwind(|| panic!("plain panic"));
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"plain panic"));
@@ -130,7 +130,7 @@ fn child_process_entry() {
     let Ok(scenario) = std::env::var(SCENARIO) else {
         return;
     };
-    let checks = Checks::new(scenario.clone()).check("passes", |_| Ok(()));
+    let checks = Checks::named(scenario.clone()).check("passes", |_| Ok(()));
     let checks = match scenario.as_str() {
         "pass" => checks.check("skips without a GPU", |_| {
             tensorlings_support::device::cuda_or_skip()?;
