@@ -36,8 +36,9 @@ fn sharded_matches(x: &Tensor, weight: &Tensor, devices: &[Device], output: Devi
     );
     within(description, || {
         let (x_before, w_before) = (x.copy(), weight.copy());
-        let expected =
-            x.to_kind(Kind::Double).matmul(&weight.to_kind(Kind::Double)).to_kind(x.kind()).to_device(output);
+        // On the CPU: x and the weights may be on different devices.
+        let cpu = |t: &Tensor| t.to_device(Device::Cpu).to_kind(Kind::Double);
+        let expected = cpu(x).matmul(&cpu(weight)).to_kind(x.kind()).to_device(output);
         let calls: RefCell<Vec<Call>> = RefCell::new(Vec::new());
         let got = exercise::sharded_apply(x, weight, devices, output, |shard, w| {
             calls.borrow_mut().push((shard.device(), w.device(), shard.size()[0]));

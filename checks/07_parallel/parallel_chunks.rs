@@ -26,9 +26,13 @@ use tensorlings_support::{
 
 tensorlings_support::exercise_modules!("07_parallel/parallel_chunks.rs");
 
-/// How long a call of the probe waits for a second call to start. Starting a thread takes
-/// microseconds; this is for a machine under heavy load.
-const WAIT: Duration = Duration::from_secs(3);
+/// How long a call of the probe waits for a second call to start: starting a thread takes
+/// microseconds, this is for a machine under heavy load. A serial answer waits this long once per
+/// process: after that no probe waits (`GAVE_UP`), and the checks fail fast.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Set when a probe has waited `WAIT` in vain.
+static GAVE_UP: AtomicBool = AtomicBool::new(false);
 
 /// The intra-op thread count the checks set before calling the exercise.
 const BEFORE: i32 = 3;
@@ -40,7 +44,6 @@ struct Probe {
     want: usize,
     running: AtomicUsize,
     max_running: AtomicUsize,
-    gave_up: AtomicBool,
     /// The row of `x` that starts the first piece (its values: a `Tensor` is not `Sync`): its
     /// call is held back so that it ends last.
     first_row: Option<Vec<f64>>,
@@ -61,7 +64,6 @@ impl Probe {
             want,
             running: AtomicUsize::new(0),
             max_running: AtomicUsize::new(0),
-            gave_up: AtomicBool::new(false),
             first_row: first_row(x),
             calls: Mutex::new(Vec::new()),
         }
@@ -73,9 +75,9 @@ impl Probe {
         p.max_running.fetch_max(now, SeqCst);
         let intra = tch::get_num_threads();
         let deadline = Instant::now() + WAIT;
-        while p.max_running.load(SeqCst) < p.want && !p.gave_up.load(SeqCst) {
+        while p.max_running.load(SeqCst) < p.want && !GAVE_UP.load(SeqCst) {
             if Instant::now() > deadline {
-                p.gave_up.store(true, SeqCst);
+                GAVE_UP.store(true, SeqCst);
             }
             thread::sleep(Duration::from_millis(1));
         }
