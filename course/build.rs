@@ -1,19 +1,23 @@
 //! Build script of the course package.
 //!
 //! 1. Tells check binaries where to take the exercise from (`TENSORLINGS_SUBJECT_DIR`, default
-//!    `exercises/`) and the solution from (`TENSORLINGS_SOLUTIONS_DIR`): see
-//!    docs/check-protocol.md. `tensorlings dev check` points the first at `solutions/`.
+//!    `exercises/`) and the solution from (`TENSORLINGS_SOLUTIONS_DIR`, default `solutions/`):
+//!    see docs/check-protocol.md. The runner sets both, so that a target dir shared by two
+//!    checkouts (a global `build.target-dir`) never builds one checkout's checks against the
+//!    other's files: cargo would reuse this script's output from the other checkout otherwise.
 //! 2. Makes every binary start without LD_LIBRARY_PATH and use CUDA where there is a GPU.
 
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("course/ has a parent");
-    println!("cargo:rerun-if-env-changed=TENSORLINGS_SUBJECT_DIR");
-    let subject = std::env::var("TENSORLINGS_SUBJECT_DIR")
-        .unwrap_or_else(|_| root.join("exercises").display().to_string());
-    println!("cargo:rustc-env=TENSORLINGS_SUBJECT_DIR={subject}");
-    println!("cargo:rustc-env=TENSORLINGS_SOLUTIONS_DIR={}", root.join("solutions").display());
+    // At run time, not `env!`: the compiled script may be shared with another checkout.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).parent().expect("course/ has a parent");
+    for (var, default) in [("TENSORLINGS_SUBJECT_DIR", "exercises"), ("TENSORLINGS_SOLUTIONS_DIR", "solutions")] {
+        println!("cargo:rerun-if-env-changed={var}");
+        let dir = std::env::var(var).unwrap_or_else(|_| root.join(default).display().to_string());
+        println!("cargo:rustc-env={var}={dir}");
+    }
 
     // The support library's build script reads libtorch's lib dir from torch-sys and passes it
     // on (links = "tensorlings_support").

@@ -103,11 +103,14 @@ impl Build<'_> {
         for bin in &self.bins {
             command.arg("--bin").arg(bin);
         }
+        // Both folders, always: the course's build script would otherwise fall back to its own
+        // location, which cargo may have recorded for another checkout that shares the target dir.
+        command.env("TENSORLINGS_SOLUTIONS_DIR", self.course.root.join("solutions"));
         match self.stage {
             Some(stage) => command
                 .env("TENSORLINGS_SUBJECT_DIR", stage.dir())
                 .env("CARGO_TARGET_DIR", stage.target_dir()),
-            None => command.env_remove("TENSORLINGS_SUBJECT_DIR"),
+            None => command.env("TENSORLINGS_SUBJECT_DIR", self.course.root.join("exercises")),
         };
         // Its own process group: stopping a build must stop the rustc and linker it started too.
         crate::exec::in_own_group(&mut command);

@@ -66,6 +66,9 @@ pub enum OutputFormat {
     Human,
     /// One JSON document on stdout, for graders and CI.
     Json,
+    /// JUnit XML on stdout, for CI systems' test reports: a test suite per exercise, a test
+    /// case per check.
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +114,33 @@ pub enum Commands {
         /// Progress is not recorded.
         #[arg(long, value_name = "DIR")]
         exercises_from: Option<std::path::PathBuf>,
+    },
+    /// Grade a class in this (pristine) checkout: each student's exercises are checked with this
+    /// checkout's checks, solutions and support library, and the gradebook is written to OUT as
+    /// CSV (a row per student, a column per exercise, points from info.toml), JSON (every
+    /// verdict with its message) and JUnit XML. Each graded student is kept in OUT/students, so
+    /// a run that was stopped resumes where it was; `--shard I/N` grades every N-th student,
+    /// for a CI matrix, and `--merge` joins the shards' OUT folders into one gradebook.
+    Grade {
+        /// Students' folders: a clone of the course (its exercises/ is used) or an exercises/
+        /// folder itself. The folder's name names the student.
+        #[arg(value_name = "FOLDER")]
+        folders: Vec<std::path::PathBuf>,
+        /// A file listing students' folders, one a line (relative to the file; # comments).
+        #[arg(long, value_name = "FILE")]
+        list: Option<std::path::PathBuf>,
+        /// Where the gradebook and the per-student results go.
+        #[arg(long, value_name = "OUT", default_value = "grades")]
+        out: std::path::PathBuf,
+        /// Grade only shard I of N (students in name order, every N-th from the I-th).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::grade::Shard>,
+        /// Join the OUT folders of shards into one gradebook in --out, grading nothing.
+        #[arg(long, value_name = "SHARD_OUT", num_args = 1.., conflicts_with_all = ["folders", "list", "shard"])]
+        merge: Vec<std::path::PathBuf>,
+        /// How many checks run at once (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<std::num::NonZeroUsize>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset {

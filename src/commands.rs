@@ -128,6 +128,9 @@ impl App {
             OutputFormat::Json => {
                 println!("{}", render::json(&self.course, &indices, &verdicts, self.invoke))
             }
+            OutputFormat::Junit => {
+                print!("{}", render::junit::report(&self.course, &indices, &verdicts, self.invoke))
+            }
             OutputFormat::Human => {
                 for (&index, verdict) in indices.iter().zip(&verdicts) {
                     let details = render::details(verdict);

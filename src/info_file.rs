@@ -81,6 +81,13 @@ pub struct ExerciseInfo {
     pub exclusive: bool,
     /// Overrides the course's memory limit for this exercise's check run.
     pub memory_limit: Option<Bytes>,
+    /// What a pass is worth in `grade`'s gradebook.
+    #[serde(default = "one_point")]
+    pub points: u32,
+}
+
+fn one_point() -> u32 {
+    1
 }
 
 impl ExerciseInfo {

@@ -9,6 +9,7 @@ mod commands;
 mod course;
 mod dev;
 mod exec;
+mod grade;
 mod guard;
 mod info_file;
 mod libtorch;
@@ -74,6 +75,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::List => app.list(),
         Commands::Verify { format, jobs, exercises_from } => {
             app.verify(format, jobs, exercises_from.as_deref())
+        }
+        Commands::Grade { folders, list, out, shard, merge, jobs } => {
+            if !merge.is_empty() {
+                return grade::merge(&app, &merge, &out);
+            }
+            let students = grade::students(&folders, list.as_deref())?;
+            let options = grade::Options {
+                run: RunOptions { color: false, ..app.run.clone() },
+                jobs: jobs.map_or_else(default_jobs, |j| j.get()),
+                out,
+                shard,
+                progress: std::io::stderr().is_terminal(),
+            };
+            grade::grade(&app, &students, &options)
         }
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),

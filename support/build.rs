@@ -36,6 +36,14 @@ fn main() {
     // script reads this as DEP_TENSORLINGS_SUPPORT_LINK_CUDA, and this crate's tests as an env var.
     let cuda = links_cuda(&lib);
     println!("cargo:link_cuda={}", u8::from(cuda));
+    // The GPU tests run where CUDA is linked, and are reported as ignored elsewhere rather than
+    // passing without testing anything; TENSORLINGS_REQUIRE_GPU=1 runs them anyway (and they
+    // fail without a GPU), so a GPU machine that lost its driver cannot pass silently.
+    println!("cargo:rerun-if-env-changed=TENSORLINGS_REQUIRE_GPU");
+    println!("cargo:rustc-check-cfg=cfg(tensorlings_gpu_tests)");
+    if cuda || env::var("TENSORLINGS_REQUIRE_GPU").as_deref() == Ok("1") {
+        println!("cargo:rustc-cfg=tensorlings_gpu_tests");
+    }
     println!("cargo:rustc-env=TENSORLINGS_LINKED_CUDA={}", u8::from(cuda));
 
     // Link arguments for this crate's own tests, examples and binaries (Cargo does not pass

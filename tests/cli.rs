@@ -488,6 +488,23 @@ fn dev_check_builds_apart_and_leaves_the_learners_binaries_fresh() {
 }
 
 #[test]
+fn two_checkouts_sharing_a_target_dir_check_against_their_own_solutions() {
+    // Like a learner with a global `build.target-dir`: cargo shares one build of the course
+    // package's build script between the two checkouts.
+    let target = tempfile::tempdir().unwrap();
+    let first = Course::new();
+    let second = Course::new();
+    first.write_add("a + b");
+    second.write_add("a + b");
+    // In the second checkout the reference says otherwise: its own checks must use it.
+    second.write("solutions/00_basics/add.rs", "pub fn add(a: i64, b: i64) -> i64 { a * b }\nfn main() {}\n");
+    let run = |course: &Course| course.cmd(&["run", "add"]).env("CARGO_TARGET_DIR", target.path()).assert();
+    run(&first).success();
+    run(&second).code(1).stdout(predicate::str::contains("add(2, 3) returned 5, expected 6"));
+    run(&first).success();
+}
+
+#[test]
 fn dev_check_notices_an_exercise_changed_without_dev_update() {
     let course = Course::new();
     course.write(

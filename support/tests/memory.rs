@@ -255,17 +255,19 @@ fn install_is_idempotent() {
 }
 
 #[test]
+#[cfg_attr(not(tensorlings_gpu_tests), ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)")]
+fn cuda_statistics_count_requested_bytes_as_on_cpu() {
+    let _serial = serial();
+    let dev = Device::Cuda(0);
+    let (_, m) = memory::measure(dev, || drop(Tensor::zeros([1000], (Kind::Float, dev)))).unwrap();
+    assert_eq!((m.allocations, m.allocated_bytes, m.peak_bytes), (1, 4000, 4000));
+    let missing = memory::stats(Device::Cuda(100)).unwrap_err();
+    assert!(matches!(missing, MemoryError::Cuda(ref m) if m.contains("does not exist")), "{missing}");
+}
+
+#[test]
+#[cfg_attr(tensorlings_gpu_tests, ignore = "tests a machine without a GPU")]
 fn cuda_statistics_without_cuda_are_a_clear_error_and_a_skip_in_a_check() {
-    if tch::Cuda::is_available() {
-        // On a GPU the CUDA path gives exact requested bytes, as on CPU.
-        let _serial = serial();
-        let dev = Device::Cuda(0);
-        let (_, m) = memory::measure(dev, || drop(Tensor::zeros([1000], (Kind::Float, dev)))).unwrap();
-        assert_eq!((m.allocations, m.allocated_bytes, m.peak_bytes), (1, 4000, 4000));
-        let missing = memory::stats(Device::Cuda(100)).unwrap_err();
-        assert!(matches!(missing, MemoryError::Cuda(ref m) if m.contains("does not exist")), "{missing}");
-        return;
-    }
     let error = memory::stats(Device::Cuda(0)).unwrap_err();
     assert_eq!(error, MemoryError::NoCuda);
     assert_eq!(memory::reset_peak(Device::Cuda(0)).unwrap_err(), MemoryError::NoCuda);

@@ -60,9 +60,15 @@ impl Course {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut command = Command::cargo_bin("tensorlings").unwrap();
         command.current_dir(self.dir.path()).args(args);
-        for var in
-            ["LIBTORCH", "TENSORLINGS_PYTHON", "XDG_CACHE_HOME", "TENSORLINGS_SUBJECT_DIR", "CLICOLOR_FORCE"]
-        {
+        for var in [
+            "LIBTORCH",
+            "TENSORLINGS_PYTHON",
+            "XDG_CACHE_HOME",
+            "TENSORLINGS_SUBJECT_DIR",
+            "TENSORLINGS_SOLUTIONS_DIR",
+            "CLICOLOR_FORCE",
+            "CARGO_TARGET_DIR",
+        ] {
             command.env_remove(var);
         }
         command.env("NO_COLOR", "1");

@@ -1,4 +1,7 @@
-//! Text that people read: verdicts, the exercise list, progress lines.
+//! Text that people read: verdicts, the exercise list, progress lines; and the same verdicts for
+//! machines (JSON, and JUnit XML in `junit`).
+
+pub mod junit;
 
 use std::fmt::Write as _;
 
@@ -7,6 +10,7 @@ use serde::Serialize;
 
 use crate::bytes::Bytes;
 use crate::course::Course;
+use crate::grade::Graded;
 use crate::info_file::ExerciseInfo;
 use crate::state::State;
 use crate::verdict::{CheckOutcome, CheckResult, Outcome, Status, Verdict};
@@ -296,6 +300,65 @@ struct JsonExercise<'a> {
     checks: &'a [CheckResult],
 }
 
+/// The summary, and for a verdict that is not a pass what to read to fix it: the `message` of
+/// the JSON and of the gradebook.
+pub fn message(verdict: &Verdict, invoke: &str) -> String {
+    let mut message = summary(verdict, invoke);
+    let details = details(verdict);
+    if !verdict.passed() && !details.is_empty() {
+        message.push('\n');
+        message.push_str(details.trim_end());
+    }
+    message
+}
+
+/// `grade`'s gradebook as CSV: a row per student, a column of points per exercise, the total.
+pub fn gradebook_csv<'a>(course: &Course, graded: impl Iterator<Item = &'a Graded>) -> String {
+    let mut text = String::from("student");
+    for exercise in course.exercises() {
+        let _ = write!(text, ",{}", csv_field(&exercise.name));
+    }
+    text.push_str(",total,max\n");
+    for student in graded {
+        text.push_str(&csv_field(&student.student));
+        for exercise in course.exercises() {
+            // A student graded before an exercise was added to the course has no entry for it.
+            let points = student.exercises.iter().find(|e| e.name == exercise.name).map_or(0.0, |e| e.points);
+            let _ = write!(text, ",{points}");
+        }
+        let _ = writeln!(text, ",{},{}", student.points, student.max_points);
+    }
+    text
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// What `grade` prints at the end: each student's points, and where the gradebook is.
+pub fn grade_summary<'a>(graded: impl Iterator<Item = &'a Graded>, out: &std::path::Path) -> String {
+    let graded: Vec<&Graded> = graded.collect();
+    let width = graded.iter().map(|g| g.student.len()).max().unwrap_or(7).max(7);
+    let mut text = format!("{}\n", format!("{:<width$}  points", "student").bold());
+    for student in &graded {
+        let _ = writeln!(text, "{:<width$}  {}/{}", student.student, student.points, student.max_points);
+    }
+    let _ = writeln!(
+        text,
+        "\n{} graded. Gradebook: {} and {} (JUnit: {})",
+        count(graded.len(), "student"),
+        out.join("gradebook.csv").display(),
+        out.join("gradebook.json").display(),
+        out.join("junit.xml").display()
+    );
+    text
+}
+
 /// One JSON document for graders: see the README for its fields.
 pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &str) -> String {
     let exercises: Vec<JsonExercise> = indices
@@ -303,12 +366,7 @@ pub fn json(course: &Course, indices: &[usize], verdicts: &[Verdict], invoke: &s
         .zip(verdicts)
         .map(|(&index, verdict)| {
             let exercise = &course.exercises()[index];
-            let mut message = summary(verdict, invoke);
-            let details = details(verdict);
-            if !verdict.passed() && !details.is_empty() {
-                message.push('\n');
-                message.push_str(details.trim_end());
-            }
+            let message = message(verdict, invoke);
             JsonExercise {
                 name: &exercise.name,
                 section: &exercise.dir,
