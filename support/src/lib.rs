@@ -38,6 +38,7 @@
 //! - [`lexer`]: Rust source as tokens (std only, shared with the runner's outside-reach guard).
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`crash`]: an explanation on stderr when a check segfaults for a known reason.
+//! - [`ranks`]: simulated ranks (threads) that exchange tensors over counted channels.
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
 
@@ -52,6 +53,7 @@ pub mod lexer;
 pub mod memory;
 mod panics;
 pub mod random;
+pub mod ranks;
 pub mod reference;
 pub mod source;
 pub mod timing;
