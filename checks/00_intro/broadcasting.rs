@@ -9,6 +9,8 @@
 //! - large values (1e6), and columns of very different magnitudes side by side (1e6 next to 1):
 //!   the tolerance of center_columns is per entry, from the magnitude of the values it came
 //!   from, so a small column is held to its own digits, not to the large column's;
+//! - float64 as well as float32 (mean_dim takes the kind to compute in: a hard-coded
+//!   `Kind::Float` rounds a float64 mean to float32's digits);
 //! - CUDA tensors, where a tensor made on the CPU along the way does not mix (GPU only).
 
 use tensorlings_support::prelude::*;
@@ -24,7 +26,9 @@ fn center_matches(device: Device, shape: [i64; 2], magnitude: f64) -> CheckResul
 /// each entry's tolerance scales with |x| + |its column's mean|.
 fn center_columns_match(x: &Tensor, description: String) -> CheckResult {
     let scale = x.abs() + x.mean_dim(0, true, x.kind()).abs() + 1.0;
-    call!(center_columns(x)).describe(description).tolerance(Tolerance::new(1e-5, 1e-4)).scale(&scale).check()
+    let tol =
+        if x.kind() == Kind::Double { Tolerance::new(1e-13, 1e-10) } else { Tolerance::new(1e-5, 1e-4) };
+    call!(center_columns(x)).describe(description).tolerance(tol).scale(&scale).check()
 }
 
 fn outer_matches(device: Device, n: i64, m: i64) -> CheckResult {
@@ -46,6 +50,10 @@ fn main() {
             center_matches(ctx.device(), [6, 1], 1.0)
         })
         .check("center_columns on large values (1e6)", |ctx| center_matches(ctx.device(), [8, 3], 1e6))
+        .check("center_columns in float64 on [5, 3]", |ctx| {
+            let x = randn(&[5, 3], Kind::Double, ctx.device());
+            center_columns_match(&x, "for a float64 x of shape [5, 3]".into())
+        })
         .check("center_columns on a column of 1e6 next to columns of 1", |ctx| {
             let large = with_magnitude(&[6, 1], 1e6, Kind::Float, ctx.device());
             let x = Tensor::cat(&[large, randn(&[6, 2], Kind::Float, ctx.device())], 1);
