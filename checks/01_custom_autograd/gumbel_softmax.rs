@@ -6,7 +6,8 @@
 //! - The soft sample: rows sum to 1, equal to the reference under the same seed, for several
 //!   temperatures (dividing only the logits by tau differs there) and shapes, and where a naive
 //!   exp / sum overflows: tau 0.05, and logits of magnitude 100 (softmax subtracts each row's
-//!   maximum first).
+//!   maximum first); float64 logits, whose samples are float64 (softmax takes the kind to
+//!   compute in: a hard-coded `Kind::Float` changes it).
 //! - The hard sample: one-hot rows, at the soft sample's argmax, carrying the soft sample's
 //!   gradient (straight-through), and `StraightThrough` on its own.
 //! - The Gumbel-max trick: over 20000 draws, each class is picked with probability
@@ -214,6 +215,11 @@ fn main() {
                 soft_matches(&logits, tau)?;
             }
             Ok(())
+        })
+        .check("the soft and hard samples of float64 logits are float64", |ctx| {
+            let logits = randn(&[4, 6], Kind::Double, ctx.device());
+            soft_matches(&logits, 0.5)?;
+            hard_matches(&logits, 0.5)
         })
         .check("the soft sample where exp overflows: tau 0.05, and logits of magnitude 100", |ctx| {
             soft_matches(&randn(&[4, 6], Kind::Float, ctx.device()), 0.05)?;
