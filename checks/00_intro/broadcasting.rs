@@ -46,8 +46,7 @@ fn main() {
         .check("center_columns on [5, 3]", |ctx| center_matches(ctx.device(), [5, 3], 1.0))
         .check("center_columns on a square [4, 4]", |ctx| center_matches(ctx.device(), [4, 4], 1.0))
         .check("center_columns on one row [1, 4] and one column [6, 1]", |ctx| {
-            center_matches(ctx.device(), [1, 4], 1.0)?;
-            center_matches(ctx.device(), [6, 1], 1.0)
+            [[1, 4], [6, 1]].into_iter().try_for_each(|shape| center_matches(ctx.device(), shape, 1.0))
         })
         .check("center_columns on large values (1e6)", |ctx| center_matches(ctx.device(), [8, 3], 1e6))
         .check("center_columns in float64 on [5, 3]", |ctx| {
@@ -62,16 +61,12 @@ fn main() {
         .check("outer_sum on [3] and [4]", |ctx| outer_matches(ctx.device(), 3, 4))
         .check("outer_sum on equal lengths [5] and [5]", |ctx| outer_matches(ctx.device(), 5, 5))
         .check("outer_sum with size 1 and size 0", |ctx| {
-            outer_matches(ctx.device(), 1, 5)?;
-            outer_matches(ctx.device(), 0, 3)?;
-            outer_matches(ctx.device(), 4, 0)
+            [(1, 5), (0, 3), (4, 0)].into_iter().try_for_each(|(n, m)| outer_matches(ctx.device(), n, m))
         })
         .check("scale_rows on [2, 5]", |ctx| scale_matches(ctx.device(), 2, 5))
         .check("scale_rows on a square [4, 4]", |ctx| scale_matches(ctx.device(), 4, 4))
         .check("scale_rows on [1, 1] and [3, 1], and with no rows [0, 3]", |ctx| {
-            scale_matches(ctx.device(), 1, 1)?;
-            scale_matches(ctx.device(), 3, 1)?;
-            scale_matches(ctx.device(), 0, 3)
+            [(1, 1), (3, 1), (0, 3)].into_iter().try_for_each(|(n, d)| scale_matches(ctx.device(), n, d))
         })
         .check("on a GPU, all three work on CUDA tensors", |_ctx| {
             // Skipped without a GPU. The inputs are on CUDA here even when the runner chose the

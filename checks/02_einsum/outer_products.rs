@@ -57,9 +57,9 @@ fn main() {
             batch_outer_matches(ctx, 2, 3, 3, Float)
         })
         .check("batch_outer on [1, 1] and [1, 5], and with empty dimensions", |ctx| {
-            batch_outer_matches(ctx, 1, 1, 5, Float)?;
-            batch_outer_matches(ctx, 0, 3, 2, Float)?;
-            batch_outer_matches(ctx, 2, 0, 3, Float)
+            [[1, 1, 5], [0, 3, 2], [2, 0, 3]]
+                .into_iter()
+                .try_for_each(|[b, n, m]| batch_outer_matches(ctx, b, n, m, Float))
         })
         .check("batch_outer in float64 on [4, 2] and [4, 5]", |ctx| batch_outer_matches(ctx, 4, 2, 5, Double))
         .check("all_pairs_outer on [4, 3]", |ctx| all_pairs_matches(ctx, 4, 3, Float))
@@ -67,9 +67,7 @@ fn main() {
             all_pairs_matches(ctx, 3, 3, Float)
         })
         .check("all_pairs_outer on one row [1, 3], one feature [5, 1], and no rows [0, 2]", |ctx| {
-            all_pairs_matches(ctx, 1, 3, Float)?;
-            all_pairs_matches(ctx, 5, 1, Float)?;
-            all_pairs_matches(ctx, 0, 2, Float)
+            [(1, 3), (5, 1), (0, 2)].into_iter().try_for_each(|(n, d)| all_pairs_matches(ctx, n, d, Float))
         })
         .check("all_pairs_outer in float64 on [2, 4]", |ctx| all_pairs_matches(ctx, 2, 4, Double))
         .check("batch_outer and all_pairs_outer are written with einsum", |_ctx| {
