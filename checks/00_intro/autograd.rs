@@ -1,8 +1,15 @@
-//! Checks of 00_intro/autograd: values and gradients against the reference and against the
-//! derivative worked out by hand, that nothing requires grad on the way out, that the caller's
-//! tensors are untouched (values, requires_grad and grad), and that a second call does not
-//! accumulate gradients. The reference always runs first, on copies of its own, so an exercise
-//! that changes its inputs cannot change what it is compared with.
+//! Checks of 00_intro/autograd. The reference always runs first, on copies of its own, so an
+//! exercise that changes its inputs cannot change what it is compared with.
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - `value_and_grad`: shapes [5], [2, 3] and [1], float64 and float32; the value and the
+//!   gradient against the reference and the gradient against the derivative worked out by hand
+//!   (sin x + x cos x); neither result requiring grad; the caller's x untouched (values,
+//!   requires_grad, grad); a second call giving the same gradient (no accumulation); and the
+//!   stated rule, "by autograd, not by hand": its code runs a backward pass.
+//! - `sgd_step`: [8, 3] and [16, 5] (where the mean and the sum differ), one sample [1, 1], and
+//!   learning rates 0.1, 0.5 and 1e-3; the new w not requiring grad; w, x and y untouched; no
+//!   accumulation across calls.
 
 use tensorlings_support::prelude::*;
 
@@ -37,11 +44,9 @@ fn value_and_grad_matches(x: &Tensor, description: String) -> CheckResult {
         .check()
 }
 
-fn regression(device: Device, n: i64, d: i64) -> (Tensor, Tensor, Tensor) {
-    let x = randn(&[n, d], Kind::Double, device);
-    let w = randn(&[d], Kind::Double, device);
-    let y = randn(&[n], Kind::Double, device);
-    (w, x, y)
+/// Random w, x and y of least squares with n samples of d features.
+fn regression(device: Device, n: i64, d: i64) -> [Tensor; 3] {
+    [vec![d], vec![n, d], vec![n]].map(|shape| randn(&shape, Kind::Double, device))
 }
 
 /// One sgd_step against the reference; `w`, `x` and `y` must be as they were. Returns the new w.
@@ -83,15 +88,25 @@ fn main() {
                 assert_close("df/dx of a second call", &second, &first, Tolerance::for_kind(Kind::Double))
             })
         })
+        .check("value_and_grad computes the gradient by autograd, not by hand", |_ctx| {
+            let code = source::function(EXERCISE_SOURCE, "value_and_grad");
+            let backward = ["backward", "run_backward", "f_backward", "f_run_backward"];
+            check_that!(
+                backward.iter().any(|name| source::calls(&code, name)),
+                "value_and_grad runs no backward pass: the exercise is to let autograd compute df/dx \
+                 (y.backward(), then x.grad()), not to write the derivative by hand"
+            );
+            Ok(())
+        })
         .check("sgd_step matches the reference and leaves w, x and y alone", |ctx| {
             for (n, d, lr) in [(8, 3, 0.1), (1, 1, 0.5), (16, 5, 1e-3)] {
-                let (w, x, y) = regression(ctx.device(), n, d);
+                let [w, x, y] = regression(ctx.device(), n, d);
                 let _new_w = sgd_step_matches(&w, &x, &y, lr)?;
             }
             Ok(())
         })
         .check("sgd_step does not accumulate across calls", |ctx| {
-            let (w, x, y) = regression(ctx.device(), 6, 2);
+            let [w, x, y] = regression(ctx.device(), 6, 2);
             let first = sgd_step_matches(&w, &x, &y, 0.1)?;
             let second = exercise::sgd_step(&w, &x, &y, 0.1);
             within("gradients accumulated across calls", || {

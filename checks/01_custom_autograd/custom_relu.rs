@@ -1,8 +1,16 @@
-//! Checks of 01_custom_autograd/custom_relu: forward values against `relu` on several shapes
-//! and both float kinds; the gradient against `relu`'s under a random upstream gradient (with
-//! a plain `sum()` as the loss, a backward that forgets the chain rule would pass); the gradient
-//! at exactly 0, where the popular `x >= 0` differs from PyTorch; gradcheck away from the kink;
-//! inputs left alone; and the same on CUDA where there is a GPU.
+//! Checks of 01_custom_autograd/custom_relu.
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - forward: shapes [7], [3, 4], an empty [0] and a scalar [], float32 and float64, against
+//!   the reference and `relu`;
+//! - backward under a random upstream gradient (with a plain `sum()` as the loss, a backward
+//!   that forgets the chain rule would pass): against `relu`'s gradient;
+//! - the kink: x exactly 0 and -0, where `relu`'s gradient is 0 and the popular `x >= 0` gives 1;
+//! - gradcheck away from the kink;
+//! - the input left alone;
+//! - the stated rule that `custom_relu` is `CustomRelu` applied (a `custom_relu` that calls the
+//!   built-in `relu` passes every number without a backward of its own);
+//! - CUDA (GPU only).
 //!
 //! When a gradient is wrong, the check compares it with the typical mistakes (the local
 //! derivative alone, the upstream gradient passed everywhere) to say which one was made.
@@ -117,6 +125,14 @@ fn main() {
             // Finite differences across the kink would be meaningless: keep |x| >= 0.1.
             let x = &x + x.sign() * 0.1;
             gradcheck(|xs| exercise::custom_relu(&xs[0]), &[x], GradcheckOptions::default())
+        })
+        .check("custom_relu applies CustomRelu", |_ctx| {
+            check_that!(
+                source::calls(&source::function(EXERCISE_SOURCE, "custom_relu"), "CustomRelu"),
+                "custom_relu does not use CustomRelu: it must be CustomRelu::apply(&[x]) (its first \
+                 output), so that your forward and backward are the ones that run"
+            );
+            Ok(())
         })
         .check("forward and backward on CUDA", |_ctx| {
             let cuda = cuda_or_skip()?;

@@ -4,14 +4,17 @@
 //!   0.5772 and pi^2/6), which tells a learner *what* is wrong with a wrong sampler, then the
 //!   same draws as the reference under the same seed.
 //! - The soft sample: rows sum to 1, equal to the reference under the same seed, for several
-//!   temperatures (dividing only the logits by tau differs there) and shapes.
+//!   temperatures (dividing only the logits by tau differs there) and shapes, and where a naive
+//!   exp / sum overflows: tau 0.05, and logits of magnitude 100 (softmax subtracts each row's
+//!   maximum first); float64 logits, whose samples are float64 (softmax takes the kind to
+//!   compute in: a hard-coded `Kind::Float` changes it).
 //! - The hard sample: one-hot rows, at the soft sample's argmax, carrying the soft sample's
 //!   gradient (straight-through), and `StraightThrough` on its own.
 //! - The Gumbel-max trick: over 20000 draws, each class is picked with probability
 //!   softmax(logits), whatever the temperature. The seed is fixed, so the test is deterministic;
 //!   the tolerance is 5 standard errors of a frequency, sqrt(p (1 - p) / n), which the reference
 //!   meets with room to spare and a sampler with the wrong noise misses by far.
-//! - `logits` left as it was; CUDA where there is a GPU.
+//! - `logits` left as it was (values and requires_grad); CUDA where there is a GPU.
 
 use tensorlings_support::prelude::*;
 
@@ -86,7 +89,17 @@ fn soft_matches(logits: &Tensor, tau: f64) -> CheckResult {
         |x| seeded(11, || exercise::gumbel_softmax(&x[0], tau, false)),
     )
     .describe(format!("for logits of shape {:?} and tau {tau}", logits.size()))
-    .diagnose(|got, _| rows_sum_to_one("the soft sample", got))
+    .diagnose(|got, expected| {
+        let overflow = got.size() == expected.size()
+            && got.isfinite().logical_not().logical_and(&expected.isfinite()).any().int64_value(&[]) != 0;
+        check_that!(
+            !overflow,
+            "the soft sample has NaN or infinite values where the reference is finite: exp() of \
+             (logits + g) / tau overflows for a small tau or large logits, and exp / sum gives \
+             inf / inf; softmax(-1, ..) subtracts each row's maximum first"
+        );
+        rows_sum_to_one("the soft sample", got)
+    })
     .tolerance(Tolerance::new(1e-5, 1e-4))
     .check()
 }
@@ -199,14 +212,23 @@ fn main() {
         .check("the soft sample, at tau 1, 0.5 and 5, on shapes [4, 6], [6] and [2, 3, 5]", |ctx| {
             for (shape, tau) in [(&[4i64, 6][..], 1.0), (&[4, 6], 0.5), (&[6], 5.0), (&[2, 3, 5], 0.5)] {
                 let logits = randn(shape, Kind::Float, ctx.device());
-                within(format!("for logits of shape {shape:?} and tau {tau}"), || soft_matches(&logits, tau))?;
+                soft_matches(&logits, tau)?;
             }
             Ok(())
+        })
+        .check("the soft and hard samples of float64 logits are float64", |ctx| {
+            let logits = randn(&[4, 6], Kind::Double, ctx.device());
+            soft_matches(&logits, 0.5)?;
+            hard_matches(&logits, 0.5)
+        })
+        .check("the soft sample where exp overflows: tau 0.05, and logits of magnitude 100", |ctx| {
+            soft_matches(&randn(&[4, 6], Kind::Float, ctx.device()), 0.05)?;
+            soft_matches(&with_magnitude(&[4, 6], 100.0, Kind::Float, ctx.device()), 1.0)
         })
         .check("the hard sample is one-hot at the soft sample's argmax", |ctx| {
             for (shape, tau) in [(&[8i64, 5][..], 1.0), (&[5], 0.3)] {
                 let logits = randn(shape, Kind::Float, ctx.device());
-                within(format!("for logits of shape {shape:?} and tau {tau}"), || hard_matches(&logits, tau))?;
+                hard_matches(&logits, tau)?;
             }
             Ok(())
         })

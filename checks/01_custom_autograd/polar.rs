@@ -1,12 +1,18 @@
-//! Checks of 01_custom_autograd/polar: both outputs against `r cos(theta)` and `r sin(theta)`;
-//! both gradients under random incoming gradients for both outputs, for each output alone (the
-//! other's incoming gradient is then zeros), with only `theta` differentiable, and with a radius
-//! per row broadcast against a matrix of angles; gradcheck on both inputs at once; inputs left
-//! alone; and CUDA where there is a GPU.
+//! Checks of 01_custom_autograd/polar.
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - forward: shapes [6], [3, 4] and [1]; both outputs, in their order (x, then y);
+//! - both gradients under random incoming gradients for both outputs; for each output alone
+//!   (the other's incoming gradient is then zeros); with only `theta` differentiable;
+//! - a radius per row broadcast against a matrix of angles ([3, 1] and [3, 4]);
+//! - radii of exactly 0 (points at the origin), where a backward that divides by r (x / r for
+//!   cos(theta)) gives NaN, and negative radii, which the formulas allow;
+//! - gradcheck on both inputs at once; inputs left alone; CUDA (GPU only).
 //!
 //! The built-in operations are the reference for the gradients: autograd differentiates
 //! `r * theta.cos()` itself. When a gradient is wrong, the check tries the typical mistakes (a
-//! path through one output forgotten, the gradients swapped) to say which one was made.
+//! path through one output forgotten, the gradients swapped, a division by r) to say which one
+//! was made.
 
 use tensorlings_support::prelude::*;
 
@@ -85,6 +91,17 @@ fn gradients_match(r: &Tensor, theta: &Tensor, case: Case, description: &str) ->
     .describe(description)
     .outputs(names)
     .diagnose(|got, expected| {
+        let at_origin = r.eq(0.0).any().int64_value(&[]) != 0;
+        for (name, (g, e)) in names.iter().zip(got.iter().zip(expected)) {
+            let nan =
+                g.size() == e.size() && g.isnan().logical_and(&e.isfinite()).any().int64_value(&[]) != 0;
+            check_that!(
+                !(nan && at_origin),
+                "your {name} is NaN where the reference is finite, for r with zeros (points at the \
+                 origin): a backward that divides by r (x / r for cos(theta)) fails there; compute \
+                 the gradients from the saved r and theta, without dividing"
+            );
+        }
         if !case.r_differentiable || got.len() != 2 {
             return Ok(());
         }
@@ -152,6 +169,12 @@ fn main() {
             let (r, theta) = polar_inputs(&[3, 1], &[3, 4], Kind::Double, ctx.device());
             forward_matches(&r, &theta, "for r of shape [3, 1] and theta [3, 4]")?;
             gradients_match(&r, &theta, BOTH, "for r of shape [3, 1] and theta [3, 4]")
+        })
+        .check("both gradients at the origin (r = 0) and for negative radii", |ctx| {
+            let r = Tensor::from_slice(&[0.0f64, 1.5, 0.0, -0.7, 2.0, -0.0]).to_device(ctx.device());
+            let theta = uniform(&[6], -3.0, 3.0, Kind::Double, ctx.device());
+            forward_matches(&r, &theta, "for r = [0, 1.5, 0, -0.7, 2, -0]")?;
+            gradients_match(&r, &theta, BOTH, "for r = [0, 1.5, 0, -0.7, 2, -0]")
         })
         .check("gradcheck on r and theta", |ctx| {
             let (r, theta) = polar_inputs(&[2, 3], &[2, 3], Kind::Double, ctx.device());

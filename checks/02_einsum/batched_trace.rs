@@ -1,10 +1,16 @@
 //! Checks of 02_einsum/batched_trace: `traces` and `diagonals` against the reference and against
-//! libtorch's `diagonal` (summed for the traces), on a batch of several, a batch of 1, 1x1
-//! matrices, an empty batch and empty matrices (whose trace is 0), float64, and a batch with as
-//! many matrices as rows, where a result with the batch and the diagonal swapped has the right
-//! shape. Random matrices are not symmetric and have off-diagonal entries, so summing every
-//! entry or a row instead of the diagonal gives other values with the right shape. The last check
-//! reads the exercise's code: `diagonal()` and `sum` give the right numbers without einsum.
+//! libtorch's `diagonal` (summed for the traces).
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - a batch of several, a batch of 1, 1x1 matrices;
+//! - an empty batch, and empty matrices (whose trace is 0);
+//! - a batch with as many matrices as rows, where a result with the batch and the diagonal
+//!   swapped has the right shape;
+//! - float64;
+//! - random matrices are not symmetric and have off-diagonal entries, so summing every entry or
+//!   a row instead of the diagonal gives other values with the right shape;
+//! - the stated rule, einsum and no `diagonal`, `diag` or `trace` (the last check reads the
+//!   exercise's code: they give the right numbers without einsum).
 
 use tensorlings_support::prelude::*;
 
@@ -17,8 +23,8 @@ const WITH_EINSUM: &str = "this section is about einsum: a letter repeated in on
 
 /// `traces(m)` for `m` of shape `[batch, n, n]`, against the reference and the diagonal summed
 /// by libtorch.
-fn traces_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
-    let m = randn(&[batch, n, n], kind, device);
+fn traces_match(ctx: &Ctx, batch: i64, n: i64, kind: Kind) -> CheckResult {
+    let m = randn(&[batch, n, n], kind, ctx.device());
     call!(traces(m))
         .builtin("m.diagonal(0, -2, -1) summed", |x| {
             x[0].diagonal(0, -2, -1).sum_dim_intlist(-1, false, None::<Kind>)
@@ -28,32 +34,29 @@ fn traces_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
 
 /// `diagonals(m)` for `m` of shape `[batch, n, n]`, against the reference and libtorch's
 /// `diagonal`.
-fn diagonals_match(device: Device, batch: i64, n: i64, kind: Kind) -> CheckResult {
-    let m = randn(&[batch, n, n], kind, device);
+fn diagonals_match(ctx: &Ctx, batch: i64, n: i64, kind: Kind) -> CheckResult {
+    let m = randn(&[batch, n, n], kind, ctx.device());
     call!(diagonals(m)).builtin("m.diagonal(0, -2, -1)", |x| x[0].diagonal(0, -2, -1)).check()
 }
 
 fn main() {
+    use Kind::{Double, Float};
     Checks::new()
-        .check("traces of a batch of 4: [4, 3, 3]", |ctx| traces_match(ctx.device(), 4, 3, Kind::Float))
+        .check("traces of a batch of 4: [4, 3, 3]", |ctx| traces_match(ctx, 4, 3, Float))
         .check("traces of a batch of 1 [1, 5, 5], and of 1x1 matrices [3, 1, 1]", |ctx| {
-            traces_match(ctx.device(), 1, 5, Kind::Float)?;
-            traces_match(ctx.device(), 3, 1, Kind::Float)
+            [(1, 5), (3, 1)].into_iter().try_for_each(|(b, n)| traces_match(ctx, b, n, Float))
         })
         .check("traces of an empty batch [0, 3, 3], and of empty matrices [2, 0, 0] (trace 0)", |ctx| {
-            traces_match(ctx.device(), 0, 3, Kind::Float)?;
-            traces_match(ctx.device(), 2, 0, Kind::Float)
+            [(0, 3), (2, 0)].into_iter().try_for_each(|(b, n)| traces_match(ctx, b, n, Float))
         })
-        .check("traces in float64: [3, 4, 4]", |ctx| traces_match(ctx.device(), 3, 4, Kind::Double))
-        .check("diagonals of a batch of 4: [4, 3, 3]", |ctx| diagonals_match(ctx.device(), 4, 3, Kind::Float))
+        .check("traces in float64: [3, 4, 4]", |ctx| traces_match(ctx, 3, 4, Double))
+        .check("diagonals of a batch of 4: [4, 3, 3]", |ctx| diagonals_match(ctx, 4, 3, Float))
         .check("diagonals of [3, 3, 3], where batch and diagonal swapped has the right shape", |ctx| {
-            diagonals_match(ctx.device(), 3, 3, Kind::Float)
+            diagonals_match(ctx, 3, 3, Float)
         })
         .check("diagonals of [1, 5, 5], [3, 1, 1], [0, 3, 3] and [2, 0, 0]", |ctx| {
-            diagonals_match(ctx.device(), 1, 5, Kind::Float)?;
-            diagonals_match(ctx.device(), 3, 1, Kind::Float)?;
-            diagonals_match(ctx.device(), 0, 3, Kind::Float)?;
-            diagonals_match(ctx.device(), 2, 0, Kind::Double)
+            [(1, 5), (3, 1), (0, 3)].into_iter().try_for_each(|(b, n)| diagonals_match(ctx, b, n, Float))?;
+            diagonals_match(ctx, 2, 0, Double)
         })
         .check("traces and diagonals are written with einsum", |_ctx| {
             assert_written_with(

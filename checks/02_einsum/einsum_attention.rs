@@ -1,12 +1,21 @@
 //! Checks of 02_einsum/einsum_attention: `attention` against the reference and against libtorch's
-//! `scaled_dot_product_attention`, with lq != lk and d != dv (so that no wrong pairing of letters
-//! hides behind equal sizes), without a mask, with a [lq, lk] mask shared by the batch and with a
-//! mask per batch (each with a true in every row, as the exercise promises), with all values 1
-//! (the output must then be 1: each query's weights sum to 1), with large scores (where a softmax
-//! written as exp / sum overflows) and in float64. Two mistakes get a message of their own: an
-//! output that is the same for every query (the seed's "bqk,bvd->bqd") and NaN where the
-//! reference has none. The last check reads the exercise's code: it must use einsum, and not
-//! call scaled_dot_product_attention.
+//! `scaled_dot_product_attention`.
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - lq != lk and d != dv, so that no wrong pairing of letters hides behind equal sizes; and
+//!   lq == lk == d == dv, where a transposed operand runs without an error;
+//! - one query and one key;
+//! - no mask, a [lq, lk] mask shared by the batch, and a mask per batch (each with a true in
+//!   every row, as the exercise promises);
+//! - all values 1: the output must then be 1 (each query's weights sum to 1);
+//! - large scores (q and k of magnitude 10), where a softmax written as exp / sum overflows;
+//! - a masked key holding each row's largest score by far, where a softmax taken before the
+//!   mask (then renormalised) leaves 0 / 0;
+//! - float64.
+//!
+//! Two mistakes get a message of their own: an output that is the same for every query (the
+//! seed's "bqk,bvd->bqd") and NaN where the reference has none. The last check reads the
+//! exercise's code: it must use einsum, and not call scaled_dot_product_attention.
 
 use tensorlings_support::prelude::*;
 
@@ -91,7 +100,9 @@ fn finite_where_expected(got: &Tensor, expected: &Tensor) -> CheckResult {
          are all -inf is NaN: is the mask inverted? (true means the query MAY attend to that key, \
          so fill -inf where the mask is false: mask.logical_not()); and a softmax over the queries \
          instead of the keys meets a whole column of -inf where no query may see a key (take it \
-         over the last dimension)"
+         over the last dimension); a softmax taken before the mask and renormalised after it \
+         gives 0 / 0 when a masked key holds the row's largest score (the others underflow to 0: \
+         fill -inf before the softmax)"
     )))
 }
 
@@ -193,6 +204,18 @@ fn main() {
             // exponent, and so in the weights.
             let tol = Tolerance::new(1e-4, 1e-4);
             attention_matches(&q, &k, &v, mask.as_ref(), tol)
+        })
+        .check("a masked key holding the largest score of every row, by far", |ctx| {
+            // Positive queries and a first key of 100s: its score is about 400, the others' a
+            // few units. It is masked for every query; the other keys are allowed.
+            let Sizes { b, lq, lk, d, dv } = SIZES;
+            let q = randn(&[b, lq, d], Kind::Float, ctx.device()).abs() + 1.0;
+            let k = randn(&[b, lk, d], Kind::Float, ctx.device());
+            let k = k.index_fill(1, &Tensor::from_slice(&[0i64]).to_device(ctx.device()), 100.0);
+            let v = randn(&[b, lk, dv], Kind::Float, ctx.device());
+            let key = Tensor::arange(lk, (Kind::Int64, ctx.device()));
+            let mask = key.ne(0).unsqueeze(0).expand([lq, lk], false).contiguous();
+            attention_matches(&q, &k, &v, Some(&mask), tolerance(Kind::Float))
         })
         .check("float64, with a mask per batch", |ctx| {
             random_attention_matches(ctx.device(), SIZES, Mask::PerBatch, Kind::Double)

@@ -1,11 +1,19 @@
 //! Checks of 02_einsum/pairwise_distances: both versions against the reference and against
-//! `torch.cdist`, with n != m (where a transposed broadcast gives the wrong shape) and n == m
-//! (where it does not), one point, one feature, no points, float64, and identical points: the
-//! direct version must give 0 there, and the fast one must not give NaN, which rounding below 0
-//! before the square root does. The direct version is also tried on points far from the origin,
-//! where it keeps its digits and the expansion of the square would not. The fast version is held
-//! to a tolerance derived from its rounding error (see `fast_tolerance`), not to the direct
-//! version's. The last check reads the exercise's code: calling cdist is not the exercise.
+//! `torch.cdist`.
+//!
+//! Regimes of the contract, and the check that visits each:
+//! - n != m (where a transposed broadcast gives the wrong shape) and n == m (where it does not);
+//! - one point, one feature, no points (in x for the direct version, in y for the fast one);
+//! - float64;
+//! - identical points: the direct version must give 0 there, and the fast one must not give NaN,
+//!   which rounding below 0 before the square root does;
+//! - points far from the origin (offset 1000), where the direct version keeps its digits and the
+//!   expansion of the square would not;
+//! - points of mixed scale (norms of 1e-2 next to norms of 10): the fast version is held to the
+//!   rounding error of each pair, sqrt((d + 4) eps) (|x_i| + |y_j|) (see `fast_tolerance`), not
+//!   to the error of the largest pair, so the small pairs must keep their digits too;
+//! - the stated rules: the direct version by broadcasting, "no loop", and neither calling cdist
+//!   (the last checks read the exercise's code).
 
 use tensorlings_support::prelude::*;
 
@@ -29,15 +37,13 @@ fn direct_tolerance(kind: Kind) -> Tolerance {
     if kind == Kind::Double { Tolerance::for_kind(kind) } else { Tolerance::new(1e-5, 1e-5) }
 }
 
-/// The largest Euclidean norm of a row of `x`, 0 for no rows.
-fn max_row_norm(x: &Tensor) -> f64 {
-    if x.numel() == 0 {
-        return 0.0;
-    }
-    x.to_kind(Kind::Double).square().sum_dim_intlist(-1, false, None::<Kind>).sqrt().max().double_value(&[])
+/// The Euclidean norm of every row of `x`, in float64.
+fn row_norms(x: &Tensor) -> Tensor {
+    x.to_kind(Kind::Double).square().sum_dim_intlist(-1, false, None::<Kind>).sqrt()
 }
 
-/// The tolerance of the fast version, from its rounding error.
+/// The tolerance of the fast version, from its rounding error, and the scale of each pair: an
+/// entry [i, j] may be off by `atol * (|x_i| + |y_j|)`.
 ///
 /// Each of |x|^2, |y|^2 and x . y is a sum of d products, computed with an error of at most
 /// about d * eps times the sum of the absolute values of its terms (eps is the kind's machine
@@ -46,16 +52,17 @@ fn max_row_norm(x: &Tensor) -> f64 {
 ///     delta = (d + 4) * eps * (|x|^2 + |y|^2 + 2 |x| |y|) = (d + 4) * eps * (|x| + |y|)^2,
 /// however small the distance is: that is the cancellation. After the clamp both the computed
 /// and the exact squared distance are >= 0, and for a, b >= 0, |sqrt(a) - sqrt(b)| <= sqrt(|a - b|),
-/// so the distance is off by at most sqrt(delta) = sqrt((d + 4) * eps) * (|x| + |y|), taken here
-/// with the largest norms. For standard normal points in 16 dimensions (norms up to about 6)
-/// that is about 2e-2 in float32, and errors of that order are real: for identical points the
-/// fast version gives up to about 3e-3 instead of 0. A relative part covers the square root's
-/// own rounding.
-fn fast_tolerance(x: &Tensor, y: &Tensor) -> Tolerance {
-    let eps = epsilon(x.kind());
+/// so the distance is off by at most sqrt(delta) = sqrt((d + 4) * eps) * (|x| + |y|), for the
+/// norms of that pair. For standard normal points in 16 dimensions (norms up to about 6) that is
+/// about 2e-2 in float32, and errors of that order are real: for identical points the fast
+/// version gives up to about 3e-3 instead of 0. A relative part covers the square root's own
+/// rounding. (One atol from the largest norms would let a pair of small points be off by the
+/// error of the largest pair.)
+fn fast_tolerance(x: &Tensor, y: &Tensor) -> (Tolerance, Tensor) {
     let d = x.size()[1] as f64;
-    let atol = ((d + 4.0) * eps).sqrt() * (max_row_norm(x) + max_row_norm(y));
-    Tolerance::new(two_digits_up(atol.max(direct_tolerance(x.kind()).atol)), direct_tolerance(x.kind()).rtol)
+    let atol = two_digits_up(((d + 4.0) * epsilon(x.kind())).sqrt());
+    let scale = row_norms(x).unsqueeze(1) + row_norms(y).unsqueeze(0);
+    (Tolerance::new(atol, direct_tolerance(x.kind()).rtol), scale)
 }
 
 /// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 0.0088`, not
@@ -113,35 +120,32 @@ enum Version {
 /// One version on `x` and `y`, against the reference and cdist, each with the tolerance of that
 /// version; the fast version must not give NaN.
 fn distances_match(version: Version, x: &Tensor, y: &Tensor) -> CheckResult {
-    let (name, tol, reference, exercise): (
-        _,
-        _,
-        fn(&Tensor, &Tensor) -> Tensor,
-        fn(&Tensor, &Tensor) -> Tensor,
-    ) = match version {
-        Version::Direct => (
-            "pairwise_distances(x, y)",
-            direct_tolerance(x.kind()),
-            solution::pairwise_distances,
-            exercise::pairwise_distances,
-        ),
-        Version::Fast => (
-            "pairwise_distances_fast(x, y)",
-            fast_tolerance(x, y),
-            solution::pairwise_distances_fast,
-            exercise::pairwise_distances_fast,
-        ),
-    };
     let exact = cdist(x, y);
+    let (name, call, tol, scale) = match version {
+        Version::Direct => {
+            ("pairwise_distances(x, y)", call!(pairwise_distances(x, y)), direct_tolerance(x.kind()), None)
+        }
+        Version::Fast => {
+            let (tol, scale) = fast_tolerance(x, y);
+            ("pairwise_distances_fast(x, y)", call!(pairwise_distances_fast(x, y)), tol, Some(scale))
+        }
+    };
     // The reference's fast version has rounding errors of its own, which may add to the
     // learner's: twice the tolerance between the two, the tolerance against the exact values.
-    let got = call(name, &[("x", x), ("y", y)], |i| reference(&i[0], &i[1]), |i| exercise(&i[0], &i[1]))
+    let call = call
         .diagnose(|got, _| if got.size() == exact.size() { no_nan(got, &exact) } else { Ok(()) })
         .diagnose(|got, expected| not_squares(name, got, expected))
-        .tolerance(Tolerance::new(2.0 * tol.atol, 2.0 * tol.rtol))
-        .run()?;
+        .tolerance(Tolerance::new(2.0 * tol.atol, 2.0 * tol.rtol));
+    let got = match &scale {
+        Some(scale) => call.scale(scale).run()?,
+        None => call.run()?,
+    };
     within(format!("for x of shape {:?} and y of shape {:?}", x.size(), y.size()), || {
-        assert_close(&format!("{name}, compared with torch.cdist(x, y),"), &got, &exact, tol)
+        let what = format!("{name}, compared with torch.cdist(x, y),");
+        match &scale {
+            Some(scale) => assert_close_scaled(&what, &got, &exact, tol, scale),
+            None => assert_close(&what, &got, &exact, tol),
+        }
     })
 }
 
@@ -172,9 +176,9 @@ fn main() {
             |ctx| random_points_match(Direct, ctx.device(), 5, 5, 3, Kind::Float),
         )
         .check("pairwise_distances with one point, one feature, and no points", |ctx| {
-            random_points_match(Direct, ctx.device(), 1, 4, 3, Kind::Float)?;
-            random_points_match(Direct, ctx.device(), 6, 2, 1, Kind::Float)?;
-            random_points_match(Direct, ctx.device(), 0, 4, 3, Kind::Float)
+            [[1, 4, 3], [6, 2, 1], [0, 4, 3]]
+                .into_iter()
+                .try_for_each(|[n, m, d]| random_points_match(Direct, ctx.device(), n, m, d, Kind::Float))
         })
         .check("pairwise_distances of identical points is 0", |ctx| duplicates_match(Direct, ctx.device()))
         .check("pairwise_distances keeps its digits on points far from the origin (offset 1000)", |ctx| {
@@ -197,12 +201,31 @@ fn main() {
             duplicates_match(Fast, ctx.device())
         })
         .check("pairwise_distances_fast with one point, one feature, and no points", |ctx| {
-            random_points_match(Fast, ctx.device(), 1, 4, 3, Kind::Float)?;
-            random_points_match(Fast, ctx.device(), 6, 2, 1, Kind::Float)?;
-            random_points_match(Fast, ctx.device(), 4, 0, 3, Kind::Float)
+            [[1, 4, 3], [6, 2, 1], [4, 0, 3]]
+                .into_iter()
+                .try_for_each(|[n, m, d]| random_points_match(Fast, ctx.device(), n, m, d, Kind::Float))
         })
         .check("pairwise_distances_fast in float64 on [3, 5] and [2, 5]", |ctx| {
             random_points_match(Fast, ctx.device(), 3, 2, 5, Kind::Double)
+        })
+        .check("both on points of mixed scale: norms of 1e-2 next to norms of 10", |ctx| {
+            let scales = Tensor::from_slice(&[1e-2f32, 1e-2, 3.0, 1e-2, 3.0, 1e-2]).to_device(ctx.device());
+            let x = randn(&[6, 8], Kind::Float, ctx.device()) * scales.unsqueeze(1);
+            let y = Tensor::cat(&[x.narrow(0, 0, 3), randn(&[2, 8], Kind::Float, ctx.device()) * 1e-2], 0);
+            distances_match(Direct, &x, &y)?;
+            distances_match(Fast, &x, &y)
+        })
+        .check("pairwise_distances broadcasts, without a loop", |_ctx| {
+            let direct = source::function(EXERCISE_SOURCE, "pairwise_distances");
+            for word in ["for", "while", "loop", "map"] {
+                assert_does_not_call(
+                    &direct,
+                    word,
+                    "pairwise_distances computes every pair at once by broadcasting, \
+                     x.unsqueeze(1) - y.unsqueeze(0), not in a loop over the points",
+                )?;
+            }
+            Ok(())
         })
         .check("neither calls cdist", |_ctx| {
             assert_does_not_call(

@@ -115,6 +115,29 @@ pub fn assert_equal(what: &str, got: &Tensor, expected: &Tensor) -> CheckResult 
     compare(&format!("`{what}`"), got, expected, None)
 }
 
+/// Like [`assert_close`], with the absolute tolerance of each entry scaled by the entry of
+/// `scale` at the same place (`scale` broadcasts to the shape of `expected`): an entry passes
+/// when `|got - expected| <= tol.atol * scale + tol.rtol * |expected|`.
+///
+/// For results whose rounding error grows with the size of the inputs each entry was computed
+/// from, not with the entry itself: the distance `|x_i - y_j|` computed as
+/// `sqrt(|x_i|^2 + |y_j|^2 - 2 x_i . y_j)` is off by about `sqrt(d eps) (|x_i| + |y_j|)`. A
+/// single atol taken from the largest inputs would let the entries of small inputs be badly
+/// wrong next to the large ones; a scale per entry holds each to its own bound. Real tensors
+/// only (a complex result has no scale per real and imaginary part).
+pub fn assert_close_scaled(
+    what: &str,
+    got: &Tensor,
+    expected: &Tensor,
+    tol: Tolerance,
+    scale: &Tensor,
+) -> CheckResult {
+    let scale = scale.f_detach()?.f_to_kind(Kind::Double)?.f_to_device(Device::Cpu)?;
+    let scale = scale.f_expand(expected.size(), false)?.f_contiguous()?.f_reshape([-1])?;
+    let scale = Vec::<f64>::try_from(&scale)?;
+    compare_with(&format!("`{what}`"), got, expected, Some(tol), Some(&scale))
+}
+
 /// Checks that the exercise left one of its inputs as it was.
 ///
 /// Make `copy_before` with `input.copy()` before calling anything, call the reference on a copy
@@ -142,6 +165,13 @@ pub fn assert_equal(what: &str, got: &Tensor, expected: &Tensor) -> CheckResult 
 pub fn assert_unchanged(name: &str, input: &Tensor, copy_before: &Tensor) -> CheckResult {
     match describe_change(input, copy_before)? {
         None => Ok(()),
+        // Not an in-place operation: set_requires_grad on the caller's tensor (or a shallow
+        // clone of it), which the message should name instead.
+        Some(change) if change == REQUIRES_GRAD_NOW => Err(Failure::new(format!(
+            "the exercise changed its input `{name}`: set_requires_grad on `{name}` (or on a \
+             shallow_clone of it) changes the caller's tensor; make a leaf of your own with \
+             `{name}.detach().set_requires_grad(true)`\n  {change}"
+        ))),
         Some(change) => Err(Failure::new(format!(
             "the exercise changed its input `{name}`: it must return a new tensor and leave \
              `{name}` as it was (an in-place operation such as `-=`, `g_mul_` or `fill_` on \
@@ -149,6 +179,8 @@ pub fn assert_unchanged(name: &str, input: &Tensor, copy_before: &Tensor) -> Che
         ))),
     }
 }
+
+const REQUIRES_GRAD_NOW: &str = "it now requires grad";
 
 /// What changed between `before` and `now` (the same tensor, before and after a call), or `None`.
 fn describe_change(now: &Tensor, before: &Tensor) -> Result<Option<String>, Failure> {
@@ -177,8 +209,7 @@ fn describe_change(now: &Tensor, before: &Tensor) -> Result<Option<String>, Fail
     }
     if now.requires_grad() != before.requires_grad() {
         return Ok(Some(
-            if now.requires_grad() { "it now requires grad" } else { "it no longer requires grad" }
-                .to_string(),
+            if now.requires_grad() { REQUIRES_GRAD_NOW } else { "it no longer requires grad" }.to_string(),
         ));
     }
     // Every value exactly, NaN matching NaN; integers without a detour through f64.
@@ -243,6 +274,17 @@ pub fn assert_grad_close(what: &str, got: &Tensor, expected: &Tensor, tol: Toler
 /// The comparison behind the public functions. `subject` is how the message names `got`
 /// ("`output`", "the gradient of `x`"); `tol` is `None` for an exact comparison.
 fn compare(subject: &str, got: &Tensor, expected: &Tensor, tol: Option<Tolerance>) -> CheckResult {
+    compare_with(subject, got, expected, tol, None)
+}
+
+/// [`compare`], with the absolute tolerance of each value scaled by `scale` (one per value).
+fn compare_with(
+    subject: &str,
+    got: &Tensor,
+    expected: &Tensor,
+    tol: Option<Tolerance>,
+    scale: Option<&[f64]>,
+) -> CheckResult {
     if !expected.defined() {
         return Err(Failure::new(format!(
             "the reference for {subject} is an undefined tensor (a bug in the check)"
@@ -293,6 +335,10 @@ fn compare(subject: &str, got: &Tensor, expected: &Tensor, tol: Option<Tolerance
         let mode = match tol {
             Some(tol) => Mode::Within(tol),
             None => Mode::Exact,
+        };
+        let mode = match (mode, scale) {
+            (Mode::Within(tol), Some(scale)) if scale.len() == got_values.len() => Mode::Scaled(tol, scale),
+            (mode, _) => mode,
         };
         describe_float_differences(&got_values, &expected_values, &shape, got_kind, mode)
     };
@@ -348,8 +394,10 @@ fn int_values(t: &Tensor) -> Result<Vec<i64>, Failure> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Mode {
+enum Mode<'a> {
     Within(Tolerance),
+    /// Within the tolerance with its atol multiplied by each value's scale.
+    Scaled(Tolerance, &'a [f64]),
     Exact,
 }
 
@@ -402,10 +450,11 @@ fn describe_float_differences(
     expected: &[f64],
     shape: &[i64],
     kind: Kind,
-    mode: Mode,
+    mode: Mode<'_>,
 ) -> Option<String> {
-    let tol = match mode {
+    let tol_at = |i: usize| match mode {
         Mode::Within(tol) => tol,
+        Mode::Scaled(tol, scale) => Tolerance::new(tol.atol * scale[i], tol.rtol),
         Mode::Exact => Tolerance::EXACT,
     };
     let mut bad = 0usize;
@@ -427,7 +476,7 @@ fn describe_float_differences(
                 max_rel = Some(max_rel.map_or(rel, |m: f64| m.max(rel)));
             }
         }
-        if tol.allows(g, e) {
+        if tol_at(i).allows(g, e) {
             continue;
         }
         bad += 1;
@@ -449,6 +498,13 @@ fn describe_float_differences(
             bad,
             if bad == 1 { "elements is" } else { "elements are" }
         ),
+        Mode::Scaled(tol, _) => format!(
+            "{} of {total} {} out of tolerance (atol {:?} times each entry's scale, rtol {:?})",
+            bad,
+            if bad == 1 { "elements is" } else { "elements are" },
+            tol.atol,
+            tol.rtol
+        ),
         Mode::Exact => {
             format!("{} of {total} {}", bad, if bad == 1 { "elements differs" } else { "elements differ" })
         }
@@ -459,6 +515,13 @@ fn describe_float_differences(
         fmt(got[first]),
         fmt(expected[first])
     ));
+    if let Mode::Scaled(..) = mode {
+        let allowed = tol_at(first);
+        text.push_str(&format!(
+            " (allowed error {:.2e})",
+            allowed.atol + allowed.rtol * expected[first].abs()
+        ));
+    }
     if let Some((err, i)) = max_abs
         && err > 0.0
         && kind != Kind::Bool
@@ -766,6 +829,29 @@ mod tests {
                              caller's tensor)";
 
     #[test]
+    fn a_scaled_tolerance_holds_each_entry_to_its_own_bound() {
+        let expected = cpu(&[0.0, 100.0], &[2]);
+        let scale = cpu(&[0.01, 100.0], &[2]);
+        let tol = Tolerance::new(1e-3, 0.0);
+        // 0.05 off next to a large entry: within a single atol of 0.1, not within 1e-5.
+        let got = cpu(&[0.05, 100.0], &[2]);
+        assert_eq!(assert_close("d", &got, &expected, Tolerance::new(0.1, 0.0)), Ok(()));
+        assert_eq!(
+            message(assert_close_scaled("d", &got, &expected, tol, &scale)),
+            "`d` differs from the reference: 1 of 2 elements is out of tolerance (atol 0.001 \
+             times each entry's scale, rtol 0.0)\n  \
+             first differing index [0]: got 0.05, expected 0.0 (allowed error 1.00e-5)\n  \
+             max abs error 0.05 at [0] (got 0.05, expected 0.0)"
+        );
+        // A scale that broadcasts: one per row.
+        let matrix = cpu(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let rows = cpu(&[1.0, 1000.0], &[2, 1]);
+        let nudged = &matrix + cpu(&[0.0, 0.0, 0.5, 0.5], &[2, 2]);
+        assert_eq!(assert_close_scaled("m", &nudged, &matrix, tol, &rows), Ok(()));
+        assert!(assert_close_scaled("m", &nudged, &matrix, tol, &rows.flip([0])).is_err());
+    }
+
+    #[test]
     fn unchanged_inputs_pass() {
         let x = cpu(&[1.0, f32::NAN, -0.0, f32::INFINITY], &[2, 2]);
         assert_eq!(assert_unchanged("x", &x, &x.copy()), Ok(()));
@@ -830,7 +916,9 @@ mod tests {
         let _ = x.set_requires_grad(true);
         assert_eq!(
             message(assert_unchanged("x", &x, &before)),
-            format!("{CHANGED_X}\n  it now requires grad")
+            "the exercise changed its input `x`: set_requires_grad on `x` (or on a shallow_clone \
+             of it) changes the caller's tensor; make a leaf of your own with \
+             `x.detach().set_requires_grad(true)`\n  it now requires grad"
         );
         assert!(message(assert_unchanged("x", &before, &Tensor::new())).contains("(a bug in the check)"));
     }

@@ -77,7 +77,9 @@ pub mod prelude {
 
     pub use crate::autograd::{CustomFunction, Function};
     pub use crate::check::{Checks, Ctx, within};
-    pub use crate::compare::{Tolerance, assert_close, assert_equal, assert_grad_close, assert_unchanged};
+    pub use crate::compare::{
+        Tolerance, assert_close, assert_close_scaled, assert_equal, assert_grad_close, assert_unchanged,
+    };
     pub use crate::device::cuda_or_skip;
     pub use crate::failure::{CheckResult, Failure, OrFail};
     pub use crate::gradcheck::{GradcheckOptions, gradcheck};
@@ -87,6 +89,7 @@ pub mod prelude {
         assert_calls, assert_does_not_call, assert_no_method_calls, assert_written_with,
     };
     pub use crate::{call, check_that};
+    pub use crate::{random, source};
 }
 
 /// [`reference::call`] of a function of the exercise and of the reference with the same name,

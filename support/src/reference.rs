@@ -33,7 +33,9 @@ use std::fmt::Display;
 use tch::Tensor;
 
 use crate::check::within;
-use crate::compare::{Tolerance, assert_close, assert_equal, assert_unchanged, is_float_like};
+use crate::compare::{
+    Tolerance, assert_close, assert_close_scaled, assert_equal, assert_unchanged, is_float_like,
+};
 use crate::failure::{CheckResult, Failure};
 
 /// What an exercise's function returns, as the tensors to compare: a `Tensor`, a pair or a triple
@@ -81,6 +83,7 @@ pub struct Call<'a, O> {
     description: Option<String>,
     names: Vec<String>,
     tolerance: Option<Tolerance>,
+    scale: Option<&'a Tensor>,
     builtin: Option<(String, Function<'a, O>)>,
     diagnoses: Vec<Diagnosis<'a, O>>,
 }
@@ -104,6 +107,7 @@ pub fn call<'a, O: Outputs>(
         description: None,
         names: Vec::new(),
         tolerance: None,
+        scale: None,
         builtin: None,
         diagnoses: Vec::new(),
     }
@@ -131,6 +135,15 @@ impl<'a, O: Outputs> Call<'a, O> {
         self
     }
 
+    /// Scales the absolute part of the tolerance entry by entry: with `.scale(&s)`, an entry
+    /// passes when `|got - expected| <= atol * s + rtol * |expected|`, `s` broadcast to the
+    /// output's shape ([`assert_close_scaled`]). For results whose rounding error grows with the
+    /// inputs an entry came from; set the tolerance with [`Call::tolerance`] too.
+    pub fn scale(mut self, scale: &'a Tensor) -> Self {
+        self.scale = Some(scale);
+        self
+    }
+
     /// Also compares every output with a built-in operation `f` (given the inputs as they are
     /// after the call), named `name` in the message: "`matmul(a, b), compared with a.matmul(b),`
     /// differs from the reference". A second reference that the course did not write.
@@ -152,8 +165,18 @@ impl<'a, O: Outputs> Call<'a, O> {
 
     /// Runs the protocol and returns the exercise's outputs, for checks that go on with them.
     pub fn run(self) -> Result<O, Failure> {
-        let Call { what, inputs, reference, exercise, description, names, tolerance, builtin, diagnoses } =
-            self;
+        let Call {
+            what,
+            inputs,
+            reference,
+            exercise,
+            description,
+            names,
+            tolerance,
+            scale,
+            builtin,
+            diagnoses,
+        } = self;
         let description = description.unwrap_or_else(|| describe_inputs(&inputs));
         let before: Vec<Tensor> = inputs.iter().map(|(_, t)| t.copy()).collect();
         let expected = reference(&inputs.iter().map(|(_, t)| t.copy()).collect::<Vec<_>>());
@@ -180,9 +203,10 @@ impl<'a, O: Outputs> Call<'a, O> {
                     (None, _) => format!("{what}.{i}"),
                 })
                 .collect();
-            let compare = |name: &str, got: &Tensor, expected: &Tensor| match tolerance {
-                Some(tol) => assert_close(name, got, expected, tol),
-                None => match expected.f_kind() {
+            let compare = |name: &str, got: &Tensor, expected: &Tensor| match (tolerance, scale) {
+                (Some(tol), Some(scale)) => assert_close_scaled(name, got, expected, tol, scale),
+                (Some(tol), None) => assert_close(name, got, expected, tol),
+                (None, _) => match expected.f_kind() {
                     Ok(kind) if is_float_like(kind) => {
                         assert_close(name, got, expected, Tolerance::for_kind(kind))
                     }
