@@ -13,7 +13,9 @@ fn main() {
     // At run time, not `env!`: the compiled script may be shared with another checkout.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest_dir).parent().expect("course/ has a parent");
-    for (var, default) in [("TENSORLINGS_SUBJECT_DIR", "exercises"), ("TENSORLINGS_SOLUTIONS_DIR", "solutions")] {
+    for (var, default) in
+        [("TENSORLINGS_SUBJECT_DIR", "exercises"), ("TENSORLINGS_SOLUTIONS_DIR", "solutions")]
+    {
         println!("cargo:rerun-if-env-changed={var}");
         let dir = std::env::var(var).unwrap_or_else(|_| root.join(default).display().to_string());
         println!("cargo:rustc-env={var}={dir}");

@@ -148,7 +148,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(not(tensorlings_gpu_tests), ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)")]
+    #[cfg_attr(
+        not(tensorlings_gpu_tests),
+        ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)"
+    )]
     fn cuda_tensors_hold_the_cpu_values() {
         assert!(tch::Cuda::is_available(), "no CUDA device, on a machine that should have one");
         let _guard = GENERATOR.lock().unwrap();

@@ -514,7 +514,10 @@ fn test_binaries_load_libtorch_cuda_exactly_when_linked_for_it() {
 }
 
 #[test]
-#[cfg_attr(not(tensorlings_gpu_tests), ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)")]
+#[cfg_attr(
+    not(tensorlings_gpu_tests),
+    ignore = "needs a GPU: no NVIDIA driver here (TENSORLINGS_REQUIRE_GPU=1 runs it)"
+)]
 fn on_cuda_when_there_is_a_gpu() {
     assert!(tch::Cuda::is_available(), "no CUDA device, on a machine that should have one");
     let device = tch::Device::Cuda(0);
