@@ -1,5 +1,5 @@
 //! The error type every helper of the support library returns: [`Failure`], a message for the
-//! learner (or a skip), and [`check_that!`], which fails the enclosing check when a condition is
+//! learner (or a skip), and [`check_that!`](crate::check_that), which fails the enclosing check when a condition is
 //! false. This is the bottom of the library: every other module builds on it.
 
 use std::fmt;

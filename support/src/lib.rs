@@ -29,7 +29,7 @@
 //! - [`device`]: the device the runner asked for (`--device cpu|cuda|auto`).
 //! - [`random`]: seeded random tensors, so a check and the reference see the same inputs.
 //! - [`compare`]: `assert_close` that explains where and how two tensors differ.
-//! - [`reference`]: [`reference::call`], one call of the exercise against the reference with the
+//! - [`reference`](mod@reference): [`reference::call`], one call of the exercise against the reference with the
 //!   whole protocol (copies, input description, inputs unchanged, outputs compared).
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
