@@ -15,6 +15,7 @@
 //! - the stated rules: the direct version by broadcasting, "no loop", and neither calling cdist
 //!   (the last checks read the exercise's code).
 
+use tensorlings_support::compare::{epsilon, two_digits_up};
 use tensorlings_support::prelude::*;
 
 tensorlings_support::exercise_modules!("02_einsum/pairwise_distances.rs");
@@ -27,9 +28,6 @@ fn cdist(x: &Tensor, y: &Tensor) -> Tensor {
 }
 
 /// float32's or float64's machine epsilon (the gap between 1 and the next number).
-fn epsilon(kind: Kind) -> f64 {
-    if kind == Kind::Double { f64::EPSILON } else { f32::EPSILON as f64 }
-}
 
 /// The tolerance of the direct version: a sum of d squares and a square root, each correctly
 /// rounded: relative errors of a few epsilon, with room for another order of summation.
@@ -63,19 +61,6 @@ fn fast_tolerance(x: &Tensor, y: &Tensor) -> (Tolerance, Tensor) {
     let atol = two_digits_up(((d + 4.0) * epsilon(x.kind())).sqrt());
     let scale = row_norms(x).unsqueeze(1) + row_norms(y).unsqueeze(0);
     (Tolerance::new(atol, direct_tolerance(x.kind()).rtol), scale)
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 0.0088`, not
-/// `atol 0.008759844568178726`. Divides by an exact power of ten, so the result prints short.
-fn two_digits_up(x: f64) -> f64 {
-    let digits = 1 - x.log10().floor() as i32;
-    if digits > 0 {
-        let scale = 10f64.powi(digits);
-        (x * scale).ceil() / scale
-    } else {
-        let scale = 10f64.powi(-digits);
-        (x / scale).ceil() * scale
-    }
 }
 
 /// Fails when `got` holds the squares of the distances, a mistake that the numbers alone do not

@@ -21,6 +21,7 @@
 //! (lambda + s_max(v)^2) / lambda, relative to the solution.
 
 use tch::{Device, Kind, Tensor};
+use tensorlings_support::compare::{epsilon, two_digits_up};
 use tensorlings_support::random::{randn, uniform};
 use tensorlings_support::source::{assert_does_not_call, function};
 use tensorlings_support::{
@@ -28,16 +29,6 @@ use tensorlings_support::{
 };
 
 tensorlings_support::exercise_modules!("05_linalg/low_rank_completion.rs");
-
-fn epsilon(kind: Kind) -> f64 {
-    if kind == Kind::Double { f64::EPSILON } else { f32::EPSILON as f64 }
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 6.2e-6`.
-fn two_digits_up(x: f64) -> f64 {
-    let scale = 10f64.powi(1 - x.log10().floor() as i32);
-    (x * scale).ceil() / scale
-}
 
 /// A seeded completion problem: the low-rank truth `[n, p]` of rank `r`, the observed matrix
 /// (the truth plus noise), and the mask of known entries (each known with probability

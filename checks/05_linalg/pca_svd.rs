@@ -17,6 +17,7 @@
 //! with tolerances derived from the SVD's rounding (see `FitTolerance`).
 
 use tch::{Device, Kind, Tensor};
+use tensorlings_support::compare::{epsilon, two_digits_up};
 use tensorlings_support::random::randn;
 use tensorlings_support::{
     CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
@@ -135,16 +136,6 @@ const SKLEARN_TOLERANCE: Tolerance = Tolerance::new(1e-10, 1e-10);
 
 fn tensor(values: &[f64], shape: &[i64], device: Device) -> Tensor {
     Tensor::from_slice(values).reshape(shape).to_device(device)
-}
-
-fn epsilon(kind: Kind) -> f64 {
-    if kind == Kind::Double { f64::EPSILON } else { f32::EPSILON as f64 }
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 6.2e-6`.
-fn two_digits_up(x: f64) -> f64 {
-    let scale = 10f64.powi(1 - x.log10().floor() as i32);
-    (x * scale).ceil() / scale
 }
 
 /// How far a correct fit of `x` may be from another: the SVD of the centred data is accurate to

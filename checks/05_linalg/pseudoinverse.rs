@@ -24,40 +24,15 @@
 //! the SVD is off by 0.4 on entries of 6000, within 72; the normal equations by 550).
 
 use tch::{Device, Kind, Tensor};
+use tensorlings_support::compare::{epsilon, two_digits_up};
 use tensorlings_support::random::randn;
+use tensorlings_support::random::{of_rank, with_singular_values};
 use tensorlings_support::source::assert_no_method_calls;
 use tensorlings_support::{
     CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("05_linalg/pseudoinverse.rs");
-
-fn epsilon(kind: Kind) -> f64 {
-    if kind == Kind::Double { f64::EPSILON } else { f32::EPSILON as f64 }
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 6.2e-6`.
-fn two_digits_up(x: f64) -> f64 {
-    let scale = 10f64.powi(1 - x.log10().floor() as i32);
-    (x * scale).ceil() / scale
-}
-
-/// A random `[m, n]` matrix with exactly these singular values (the rest 0), built in float64.
-fn with_singular_values(m: i64, n: i64, values: &[f64], kind: Kind, device: Device) -> Tensor {
-    let k = values.len() as i64;
-    let orthonormal =
-        |rows: i64| Tensor::linalg_qr(&randn(&[rows, k], Kind::Double, Device::Cpu), "reduced").0;
-    let (q1, q2) = (orthonormal(m), orthonormal(n));
-    (q1 * Tensor::from_slice(values).unsqueeze(0)).matmul(&q2.tr()).to_kind(kind).to_device(device)
-}
-
-/// A random `[m, n]` matrix of rank `r`.
-fn of_rank(m: i64, n: i64, r: i64, kind: Kind, device: Device) -> Tensor {
-    randn(&[m, r], Kind::Double, Device::Cpu)
-        .matmul(&randn(&[r, n], Kind::Double, Device::Cpu))
-        .to_kind(kind)
-        .to_device(device)
-}
 
 /// The scales the tolerances need, over the whole batch: `(c, s_max, kappa, 1 / s_min)` with
 /// `c = max(m, n) * eps` and the kept singular values those above `rtol * s_max` of each matrix.

@@ -27,41 +27,15 @@
 
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::assert_equal;
+use tensorlings_support::compare::{epsilon, two_digits_up};
 use tensorlings_support::random::randn;
+use tensorlings_support::random::{of_rank, with_singular_values};
 use tensorlings_support::source::assert_no_method_calls;
 use tensorlings_support::{
     CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
 
 tensorlings_support::exercise_modules!("05_linalg/svd_analysis.rs");
-
-fn epsilon(kind: Kind) -> f64 {
-    if kind == Kind::Double { f64::EPSILON } else { f32::EPSILON as f64 }
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 6.2e-6`.
-fn two_digits_up(x: f64) -> f64 {
-    let scale = 10f64.powi(1 - x.log10().floor() as i32);
-    (x * scale).ceil() / scale
-}
-
-/// A random `[m, n]` matrix with exactly these singular values (at most min(m, n) of them, the
-/// rest 0), built in float64 and then converted to `kind`.
-fn with_singular_values(m: i64, n: i64, values: &[f64], kind: Kind, device: Device) -> Tensor {
-    let k = values.len() as i64;
-    let orthonormal =
-        |rows: i64| Tensor::linalg_qr(&randn(&[rows, k], Kind::Double, Device::Cpu), "reduced").0;
-    let (q1, q2) = (orthonormal(m), orthonormal(n));
-    (q1 * Tensor::from_slice(values).unsqueeze(0)).matmul(&q2.tr()).to_kind(kind).to_device(device)
-}
-
-/// A random `[m, n]` matrix of rank `r`: the product of random `[m, r]` and `[r, n]` factors.
-fn of_rank(m: i64, n: i64, r: i64, kind: Kind, device: Device) -> Tensor {
-    randn(&[m, r], Kind::Double, Device::Cpu)
-        .matmul(&randn(&[r, n], Kind::Double, Device::Cpu))
-        .to_kind(kind)
-        .to_device(device)
-}
 
 /// The largest singular value of the whole batch, for tolerances.
 fn largest_singular_value(a: &Tensor) -> f64 {

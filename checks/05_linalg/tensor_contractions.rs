@@ -13,6 +13,7 @@
 //! epsilon); the largest such bound over the output is the absolute tolerance.
 
 use tch::{Device, Kind, Tensor};
+use tensorlings_support::compare::two_digits_up;
 use tensorlings_support::random::randn;
 use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
 
@@ -70,12 +71,6 @@ impl Looped {
             two_digits_up(2.0 * eps),
         )
     }
-}
-
-/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 6.2e-6`.
-fn two_digits_up(x: f64) -> f64 {
-    let scale = 10f64.powi(1 - x.log10().floor() as i32);
-    (x * scale).ceil() / scale
 }
 
 /// `sum_ij x[s, i] a[i, j] y[s, j]` for every `s`, by loops.

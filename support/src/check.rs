@@ -501,6 +501,7 @@ mod tests {
             report.to_json(),
             r#"{
   "format_version": 1,
+  "mac": "0000000000000000000000000000000000000000000000000000000000000000",
   "device": "cpu",
   "checks": [
     {"name": "shape [2, 3]", "outcome": "pass", "message": "", "duration_ms": 3},

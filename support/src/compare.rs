@@ -606,9 +606,47 @@ pub fn kind_name(kind: Kind) -> String {
     format!("{kind:?} ({torch})")
 }
 
+/// The machine epsilon of a floating-point kind (the gap between 1 and the next number), for
+/// tolerances derived from rounding: float64 2.2e-16, float32 1.2e-7, float16 9.8e-4, bfloat16
+/// 7.8e-3; other kinds are exact (0).
+pub fn epsilon(kind: Kind) -> f64 {
+    match kind {
+        Kind::Double | Kind::ComplexDouble => f64::EPSILON,
+        Kind::Float | Kind::ComplexFloat => f64::from(f32::EPSILON),
+        Kind::Half | Kind::ComplexHalf => 2f64.powi(-10),
+        Kind::BFloat16 => 2f64.powi(-7),
+        _ => 0.0,
+    }
+}
+
+/// `x` (> 0) rounded up to two significant digits, so that a message shows `atol 0.0088`, not
+/// `atol 0.008759844568178726`: the tolerance shown is the one used, and never tighter than the
+/// one derived. Divides by an exact power of ten, so the result prints short.
+pub fn two_digits_up(x: f64) -> f64 {
+    let digits = 1 - x.log10().floor() as i32;
+    if digits > 0 {
+        let scale = 10f64.powi(digits);
+        (x * scale).ceil() / scale
+    } else {
+        let scale = 10f64.powi(-digits);
+        (x / scale).ceil() * scale
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epsilons_and_rounding_up_for_messages() {
+        assert_eq!(epsilon(Kind::Double), f64::EPSILON);
+        assert_eq!(epsilon(Kind::Float), f64::from(f32::EPSILON));
+        assert_eq!(epsilon(Kind::Int64), 0.0);
+        assert_eq!(two_digits_up(0.008759844568178726), 0.0088);
+        assert_eq!(two_digits_up(6.12e-6), 6.2e-6);
+        assert_eq!(two_digits_up(1234.0), 1300.0);
+        assert_eq!(two_digits_up(0.5), 0.5);
+    }
 
     fn cpu(values: &[f32], shape: &[i64]) -> Tensor {
         Tensor::from_slice(values).reshape(shape)

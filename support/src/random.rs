@@ -77,6 +77,26 @@ pub fn with_magnitude(shape: &[i64], magnitude: f64, kind: Kind, device: Device)
     (size * signs).to_kind(kind).to_device(device)
 }
 
+/// A random `[m, n]` matrix with exactly these singular values (the rest 0): random orthonormal
+/// columns on both sides, built in float64 on the CPU, then converted. For checks of
+/// decompositions, which need inputs of a known rank, condition number or repeated value.
+pub fn with_singular_values(m: i64, n: i64, values: &[f64], kind: Kind, device: Device) -> Tensor {
+    let k = values.len() as i64;
+    let orthonormal =
+        |rows: i64| Tensor::linalg_qr(&randn(&[rows, k], Kind::Double, Device::Cpu), "reduced").0;
+    let (left, right) = (orthonormal(m), orthonormal(n));
+    (left * Tensor::from_slice(values).unsqueeze(0)).matmul(&right.tr()).to_kind(kind).to_device(device)
+}
+
+/// A random `[m, n]` matrix of rank `r` (almost surely): the product of random `[m, r]` and
+/// `[r, n]` factors, built in float64 on the CPU, then converted.
+pub fn of_rank(m: i64, n: i64, r: i64, kind: Kind, device: Device) -> Tensor {
+    randn(&[m, r], Kind::Double, Device::Cpu)
+        .matmul(&randn(&[r, n], Kind::Double, Device::Cpu))
+        .to_kind(kind)
+        .to_device(device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +165,21 @@ mod tests {
     #[should_panic(expected = "with_magnitude needs a positive, finite magnitude, got -1")]
     fn a_negative_magnitude_is_refused() {
         let _ = with_magnitude(&[2], -1.0, Kind::Float, Device::Cpu);
+    }
+
+    #[test]
+    fn matrices_of_known_singular_values_and_rank() {
+        let _guard = GENERATOR.lock().unwrap();
+        let a = with_singular_values(5, 3, &[4.0, 2.0, 1e-3], Kind::Double, Device::Cpu);
+        let (_, s, _) = a.svd(true, true);
+        let got: Vec<f64> = Vec::try_from(&s).unwrap();
+        for (g, e) in got.iter().zip([4.0, 2.0, 1e-3]) {
+            assert!((g - e).abs() < 1e-12, "{got:?}");
+        }
+        let r = of_rank(6, 4, 2, Kind::Double, Device::Cpu);
+        let (_, s, _) = r.svd(true, true);
+        let s: Vec<f64> = Vec::try_from(&s).unwrap();
+        assert!(s[1] > 1e-6 && s[2] < 1e-10, "{s:?}");
     }
 
     #[test]

@@ -207,6 +207,7 @@ fn a_failing_run_writes_the_report_and_exits_1() {
         without_durations(child.report.as_deref().expect("no report")),
         r#"{
   "format_version": 1,
+  "mac": "0000000000000000000000000000000000000000000000000000000000000000",
   "device": "cpu",
   "checks": [
     {"name": "passes", "outcome": "pass", "message": "", "duration_ms": 0},
