@@ -13,6 +13,7 @@
 //! left as they were and x gets no gradient. Typical mistakes are named: a Hessian of zeros (no
 //! create_graph), [n, n] for a 2-D x, H times ones (v forgotten), the gradient itself.
 
+use tensorlings_support::compare::assert_plain;
 use tensorlings_support::crash::{BACKWARD_WITHOUT_GRAD, explain_segfaults};
 use tensorlings_support::prelude::*;
 
@@ -116,23 +117,13 @@ fn x_untouched(x: &Tensor, before: &Tensor) -> CheckResult {
     Ok(())
 }
 
-fn plain(what: &str, got: &Tensor) -> CheckResult {
-    if !got.defined() {
-        return Err(Failure::new(format!("`{what}` is an undefined tensor")));
-    }
-    if got.requires_grad() {
-        return Err(Failure::new(format!("`{what}` requires grad: return it detached (`.detach()`)")));
-    }
-    Ok(())
-}
-
 fn hessian_matches(case: &Case) -> CheckResult {
     let x = &case.x;
     within(format!("for {}, x of shape {:?} in {:?}", case.name, x.size(), x.kind()), || {
         let before = x.copy();
         let got = exercise::hessian(&*case.f, x);
         x_untouched(x, &before)?;
-        plain("hessian(f, x)", &got)?;
+        assert_plain("hessian(f, x)", &got)?;
         let expected = case.hessian.to_kind(x.kind());
         let tol = tolerance(x.kind());
         if got.size() != expected.size() && got.numel() == expected.numel() {
@@ -163,7 +154,7 @@ fn hvp_matches(case: &Case, v: &Tensor) -> CheckResult {
         let got = exercise::hessian_vector_product(&*case.f, x, v);
         x_untouched(x, &x_before)?;
         assert_unchanged("v", v, &v_before)?;
-        plain("hessian_vector_product(f, x, v)", &got)?;
+        assert_plain("hessian_vector_product(f, x, v)", &got)?;
         let n = x.numel() as i64;
         let h = case.hessian.to_kind(Kind::Double).reshape([n, n]);
         let times =

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use tensorlings_support::compare::assert_plain;
 
 use tensorlings_support::crash::{BACKWARD_WITHOUT_GRAD, explain_segfaults};
 use tensorlings_support::prelude::*;
@@ -103,16 +104,6 @@ fn is_close(got: &Tensor, expected: &Tensor, tol: Tolerance) -> bool {
     got.defined() && got.size() == expected.size() && assert_close("", got, expected, tol).is_ok()
 }
 
-fn plain(what: &str, got: &Tensor) -> CheckResult {
-    if !got.defined() {
-        return Err(Failure::new(format!("`{what}` is an undefined tensor")));
-    }
-    if got.requires_grad() {
-        return Err(Failure::new(format!("`{what}` requires grad: return it detached (`.detach()`)")));
-    }
-    Ok(())
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Method {
     ByRows,
@@ -129,7 +120,7 @@ fn jacobian_matches(method: Method, case: &Case) -> CheckResult {
             Method::Batched => ("jacobian_batched(f, x)", exercise::jacobian_batched(&f, x)),
         };
         assert_unchanged("x", x, &before)?;
-        plain(name, &got)?;
+        assert_plain(name, &got)?;
         let expected = case.jacobian.to_kind(x.kind());
         let out = case.out_shape();
         let swapped_shape: Vec<i64> = x.size().iter().chain(&out).copied().collect();
@@ -185,7 +176,7 @@ fn vjp_matches(case: &Case, v: &Tensor) -> CheckResult {
         let got = exercise::vector_jacobian_product(&*case.f, x, v);
         assert_unchanged("x", x, &x_before)?;
         assert_unchanged("v", v, &v_before)?;
-        plain("vector_jacobian_product(f, x, v)", &got)?;
+        assert_plain("vector_jacobian_product(f, x, v)", &got)?;
         let (m, n) = (v.numel() as i64, x.numel() as i64);
         let jt = case.jacobian.to_kind(Kind::Double).reshape([m, n]).tr();
         let times =

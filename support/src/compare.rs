@@ -606,6 +606,18 @@ pub fn kind_name(kind: Kind) -> String {
     format!("{kind:?} ({torch})")
 }
 
+/// A result the caller can keep: a defined tensor that does not require grad (a graph held by
+/// a returned value keeps every intermediate alive, and the next backward through it fails).
+pub fn assert_plain(what: &str, got: &Tensor) -> CheckResult {
+    if !got.defined() {
+        return Err(Failure::new(format!("`{what}` is an undefined tensor")));
+    }
+    if got.requires_grad() {
+        return Err(Failure::new(format!("`{what}` requires grad: return it detached (`.detach()`)")));
+    }
+    Ok(())
+}
+
 /// The machine epsilon of a floating-point kind (the gap between 1 and the next number), for
 /// tolerances derived from rounding: float64 2.2e-16, float32 1.2e-7, float16 9.8e-4, bfloat16
 /// 7.8e-3; other kinds are exact (0).
