@@ -988,3 +988,30 @@ fn paths_are_plain_text_when_not_on_a_terminal() {
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains("Fix exercises/00_basics/add.rs;") && !stdout.contains('\x1b'), "{stdout}");
 }
+
+#[test]
+fn gpu_check_stops_at_once_without_a_gpu() {
+    // A PATH with the tools the script needs before it looks for the GPU, and no nvidia-smi
+    // (which a GPU machine running these tests has).
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bash", "dirname", "mkdir", "timeout", "head", "tail", "sed"] {
+        let found =
+            std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let path = String::from_utf8(found.stdout).unwrap();
+        std::os::unix::fs::symlink(path.trim(), bin.path().join(tool)).unwrap();
+    }
+    // On a copy, so that its logs stay out of this checkout's target/.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("scripts")).unwrap();
+    let script = copy.path().join("scripts/gpu-check");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu-check"), &script).unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(&script).env("PATH", bin.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no NVIDIA GPU here"), "{stderr}");
+    assert!(stdout.contains("GPU (nvidia-smi)") && stdout.contains("FAILED"), "{stdout}");
+    assert!(!stdout.contains("==> runner"), "nothing is built without a GPU:\n{stdout}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

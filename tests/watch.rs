@@ -221,6 +221,7 @@ fn the_list_is_a_view_to_act_on() {
     press(&mut watch, "\x7f\x7fty");
     watch.exp_string("search: ty_").unwrap();
     watch.exp_string(" 1-1 of 1").unwrap();
+    watch.exp_string("Enter keep the search").unwrap();
     press(&mut watch, "\r");
     press(&mut watch, "\r");
     watch.exp_string("typed failed: it does not compile").unwrap();

@@ -296,6 +296,9 @@ pub fn exercise_table(course: &Course, state: &State) -> String {
 const LIST_KEYS: &str = "↑↓ j k move · PgUp PgDn Home End · f Tab filter · / search · Enter make current · \
                          x reset · q Esc back";
 
+/// The keys while a search is typed.
+const SEARCH_KEYS: &str = "type a name · Backspace erase · Enter keep the search · Esc drop it · ↑↓ move";
+
 /// Watch mode's interactive list: a header with the filter and the search, the rows that fit
 /// (the selected one marked with `>`, the current one with `▶`), its keys, and the question
 /// when a reset is to be confirmed.
@@ -329,7 +332,8 @@ pub fn list_view(course: &Course, state: &State, view: &ListView) -> String {
         let path = path_link(course, &course.exercise_path(exercise));
         let _ = writeln!(text, "{pointer}{marker} {name}  {status}  {}", path.dimmed());
     }
-    let _ = writeln!(text, "\n{}", LIST_KEYS.dimmed());
+    let keys = if view.searching() { SEARCH_KEYS } else { LIST_KEYS };
+    let _ = writeln!(text, "\n{}", keys.dimmed());
     if let Some(index) = view.confirming_reset() {
         let path = course.exercise_path(&course.exercises()[index]);
         let _ = writeln!(

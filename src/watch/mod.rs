@@ -34,8 +34,9 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 
 const KEYS: &str = "n next · h hint · l list · e edit · r re-run · c check all · x reset · q quit";
 
-/// Lines around the list's rows: its header and keys, and the footer under it.
-const LIST_CHROME_ROWS: usize = 11;
+/// Lines around the list's rows: its header and keys, the footer under it, and one more for
+/// the keys' line, which wraps on a terminal narrower than 100 columns.
+const LIST_CHROME_ROWS: usize = 12;
 
 pub fn no_terminal(invoke: &str) -> String {
     format!(
@@ -265,7 +266,7 @@ impl Watch<'_> {
             self.notice = format!(
                 "No editor is set: start with `{} --edit-cmd CMD` (e.g. code, vim), or set TENSORLINGS_EDITOR \
                  or EDITOR.",
-                self.app.invoke.trim_end_matches(" --")
+                self.app.invoke
             );
             return self.draw();
         };
@@ -425,11 +426,18 @@ impl Watch<'_> {
     }
 
     /// Restores an exercise as shipped, says where the learner's version went, and records it
-    /// as not done.
+    /// as not done. A reset that fails (no shipped copy to restore) is said, not fatal.
     fn reset(&mut self, index: usize) -> Result<()> {
         let course = &self.app.course;
         let name = &course.exercises()[index].name;
-        self.notice = match reset_exercise(course, index)? {
+        let reset = match reset_exercise(course, index) {
+            Ok(reset) => reset,
+            Err(error) => {
+                self.notice = format!("Cannot reset {name}: {error:#}");
+                return Ok(());
+            }
+        };
+        self.notice = match reset {
             Reset::Restored { backup: Some(backup) } => {
                 format!("Reset {name}. Your version is saved as {}", render::path_link(course, &backup))
             }
