@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 /// How the learner starts tensorlings, for the commands that messages suggest: `cargo run --`
 /// when this binary is the course's own build (the README's way), else `tensorlings`.
@@ -41,6 +42,15 @@ pub struct Cli {
     /// Device the checks run on: `auto` uses CUDA when a GPU is available.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+
+    /// Watch mode: open the current exercise with CMD when it starts, and on `e`.
+    ///
+    /// CMD is split as a shell would (`"emacsclient -n"`) and gets the file's path last.
+    /// Terminal editors (vim, nano...) get the terminal until they exit; graphical ones (code,
+    /// zed...) open in the background. Without it, `e` uses TENSORLINGS_EDITOR, VISUAL or
+    /// EDITOR.
+    #[arg(long, value_name = "CMD")]
+    pub edit_cmd: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,21 +85,28 @@ pub enum OutputFormat {
 pub enum Commands {
     /// Watch mode (the default): re-check the current exercise on every save.
     ///
-    /// Keys: n next exercise (once this one passes), h hint, l list, r re-run, c check all,
-    /// x reset the exercise (asks first), q quit. Needs a terminal; use `run` or `verify`
-    /// in scripts.
-    Watch,
+    /// Keys: n next exercise (once this one passes), h hint, l the list (move, filter, search,
+    /// Enter makes an exercise current, x resets one), e edit, r re-run, c check all, x reset
+    /// the exercise (asks first), q quit. Needs a terminal; use `run` or `verify` in scripts.
+    Watch {
+        /// Open the current exercise with CMD when watch mode starts, and on `e` (see the
+        /// option of the same name above the commands).
+        #[arg(long, value_name = "CMD")]
+        edit_cmd: Option<String>,
+    },
     /// Check one exercise (default: the current one) and print the verdict.
     ///
     /// Exits 0 when it passes, 1 when it does not, and 2 when it cannot be checked (a setup
     /// problem, such as --device cuda without a GPU).
     Run {
         /// Exercise name, as `tensorlings list` shows it.
+        #[arg(add = ArgValueCandidates::new(exercise_names))]
         name: Option<String>,
     },
     /// Print the hint of an exercise (default: the current one).
     Hint {
         /// Exercise name, as `tensorlings list` shows it.
+        #[arg(add = ArgValueCandidates::new(exercise_names))]
         name: Option<String>,
     },
     /// List every exercise by section, with its state and the overall progress.
@@ -145,6 +162,7 @@ pub enum Commands {
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset {
         /// Exercise name, as `tensorlings list` shows it.
+        #[arg(add = ArgValueCandidates::new(exercise_names))]
         name: String,
     },
     /// Find or install libtorch (done automatically by run, watch, verify and dev check).
@@ -153,9 +171,68 @@ pub enum Commands {
         #[arg(long)]
         check: bool,
     },
+    /// Print the shell code that completes tensorlings' commands, options and exercise names.
+    ///
+    /// Load it from your shell's startup file, e.g. for bash `source <(tensorlings completions
+    /// bash)` in ~/.bashrc (the README has each shell's line). Exercise names are those of the
+    /// course in the folder where you press Tab.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
     /// Commands for course authors.
     #[command(subcommand)]
     Dev(DevCommands),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+/// The variable that turns a run of tensorlings into a completion request (clap_complete's
+/// `CompleteEnv`); the code that `completions` prints sets it. Ours rather than clap's default
+/// `COMPLETE`, which another program's setting could leave in the environment.
+pub const COMPLETE_VAR: &str = "TENSORLINGS_COMPLETE";
+
+/// Answers a completion request, if this run is one (the shell's completion code calls
+/// tensorlings with [`COMPLETE_VAR`] set), and exits; otherwise returns at once.
+pub fn complete_if_asked() {
+    clap_complete::CompleteEnv::with_factory(Cli::command).var(COMPLETE_VAR).complete();
+}
+
+/// Writes the shell code that registers tensorlings' completions. It calls this very binary
+/// (by its absolute path) when Tab is pressed.
+pub fn write_completions(shell: Shell, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    use clap_complete::env::{Bash, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        Shell::Bash => &Bash,
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::Powershell => &Powershell,
+    };
+    let exe = std::env::current_exe()?;
+    completer.write_registration(COMPLETE_VAR, "tensorlings", "tensorlings", &exe.to_string_lossy(), out)?;
+    Ok(())
+}
+
+/// The exercises of the course in the current folder, for completion; none outside a course.
+fn exercise_names() -> Vec<CompletionCandidate> {
+    let Some(course) =
+        std::env::current_dir().ok().and_then(|dir| crate::course::Course::discover(&dir).ok())
+    else {
+        return Vec::new();
+    };
+    course
+        .exercises()
+        .iter()
+        .map(|e| {
+            CompletionCandidate::new(&e.name).help(Some(course.info.section_title(&e.dir).to_string().into()))
+        })
+        .collect()
 }
 
 #[derive(Subcommand)]
@@ -179,7 +256,6 @@ pub enum DevCommands {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_cli_is_well_formed() {

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod course;
 mod dev;
+mod editor;
 mod exec;
 mod grade;
 mod guard;
@@ -34,6 +35,9 @@ use crate::commands::{App, default_jobs};
 use crate::course::Course;
 
 fn main() -> ExitCode {
+    // A request from the shell's completion code: answer it and exit, before anything else
+    // writes to stdout.
+    cli::complete_if_asked();
     // Rust ignores SIGPIPE, so `tensorlings list | head` would panic once head exits; end
     // quietly instead, as command-line tools do.
     // SAFETY: setting a signal's disposition to its default before any thread starts.
@@ -52,6 +56,11 @@ fn main() -> ExitCode {
     if !std::io::stdout().is_terminal() {
         colored::control::set_override(false);
     }
+    render::set_hyperlinks(render::hyperlinks_wanted(
+        std::io::stdout().is_terminal(),
+        std::env::var("TERM").ok().as_deref(),
+        std::env::var("NO_COLOR").ok().as_deref(),
+    ));
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -62,14 +71,28 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Commands::Completions { shell }) = cli.command {
+        // No course needed: completion code is the same everywhere.
+        cli::write_completions(shell, &mut std::io::stdout().lock())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let edit_cmd = match (&cli.command, cli.edit_cmd) {
+        (None, edit_cmd) => edit_cmd,
+        (Some(Commands::Watch { edit_cmd }), None) => edit_cmd.clone(),
+        (Some(Commands::Watch { .. }), Some(edit_cmd)) => Some(edit_cmd),
+        (Some(_), Some(_)) => {
+            anyhow::bail!("--edit-cmd is an option of watch mode (`tensorlings --edit-cmd CMD`)")
+        }
+        (Some(_), None) => None,
+    };
     let course = Course::discover(&std::env::current_dir()?)?;
     libtorch::forget_inherited_libtorch(&course);
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
     let invoke = cli::invocation(&course.root);
     let run = RunOptions { device: cli.device.as_str().to_string(), threads: None, color };
     let app = App { course, run, invoke };
-    match cli.command.unwrap_or(Commands::Watch) {
-        Commands::Watch => watch::run(&app),
+    match cli.command.unwrap_or(Commands::Watch { edit_cmd: None }) {
+        Commands::Watch { .. } => watch::run(&app, edit_cmd.as_deref()),
         Commands::Run { name } => app.run(name.as_deref()),
         Commands::Hint { name } => app.hint(name.as_deref()),
         Commands::List => app.list(),
@@ -96,5 +119,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()), &only)
         }
         Commands::Dev(DevCommands::Update) => dev::update(&app.course),
+        Commands::Completions { .. } => unreachable!("handled before the course is opened"),
     }
 }

@@ -107,6 +107,17 @@ impl State {
         self.done[index]
     }
 
+    /// Per exercise, in course order: is it done?
+    pub fn done_flags(&self) -> &[bool] {
+        &self.done
+    }
+
+    /// Makes `index` the current exercise, done or not: the learner chose it.
+    pub fn set_current(&mut self, index: usize) {
+        assert!(index < self.done.len(), "no exercise {index}");
+        self.current = index;
+    }
+
     /// How many exercises the course has.
     pub fn len(&self) -> usize {
         self.done.len()
@@ -217,6 +228,15 @@ mod tests {
         s.current = 1;
         s.advance_to_first_pending();
         assert_eq!(s.current(), 1, "an exercise not done stays current");
+    }
+
+    #[test]
+    fn any_exercise_can_be_made_current() {
+        let mut s = state(&[true, false, true]);
+        s.set_current(2);
+        assert_eq!(s.current(), 2);
+        assert_eq!(s.advance(), Advance::To(1));
+        assert_eq!(s.done_flags(), [true, false, true]);
     }
 
     #[test]

@@ -908,3 +908,105 @@ mod setup {
             .stdout(predicate::str::contains("unfinished install"));
     }
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let exe = assert_cmd::cargo::cargo_bin("tensorlings");
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        // No course is needed: the code is the same everywhere.
+        let empty = tempfile::tempdir().unwrap();
+        let assert = Command::cargo_bin("tensorlings")
+            .unwrap()
+            .current_dir(empty.path())
+            .args(["completions", shell])
+            .assert()
+            .success();
+        let script = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        assert!(script.contains("TENSORLINGS_COMPLETE"), "{shell}:\n{script}");
+        assert!(script.contains(&*exe.to_string_lossy()), "{shell}: it calls this binary:\n{script}");
+    }
+    Command::cargo_bin("tensorlings").unwrap().args(["completions", "tcsh"]).assert().code(2);
+}
+
+/// What bash completes for `line` (the word being completed last) in `dir`, through the code
+/// that `tensorlings completions bash` prints, as bash would run it on Tab.
+fn bash_completes(dir: &Path, line: &[&str]) -> Vec<String> {
+    let script =
+        Command::cargo_bin("tensorlings").unwrap().args(["completions", "bash"]).output().unwrap().stdout;
+    let script_file = dir.join("completions.bash");
+    std::fs::write(&script_file, script).unwrap();
+    let words = line.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+    let program = format!(
+        "source '{}'; COMP_WORDS=({words}); COMP_CWORD={}; _clap_complete_tensorlings tensorlings '{}' '{}'; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script_file.display(),
+        line.len() - 1,
+        line[line.len() - 1],
+        line[line.len() - 2],
+    );
+    let output = std::process::Command::new("bash").args(["-c", &program]).current_dir(dir).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().filter(|l| !l.is_empty()).map(String::from).collect()
+}
+
+#[test]
+fn bash_completes_commands_and_the_exercise_names_of_the_course_here() {
+    let course = Course::new();
+    let dir = course.dir.path();
+    assert_eq!(bash_completes(dir, &["tensorlings", "comp"]), ["completions"]);
+    assert_eq!(bash_completes(dir, &["tensorlings", "run", "a"]), ["add"]);
+    let names = bash_completes(dir, &["tensorlings", "hint", ""]);
+    for name in ["add", "typed", "square"] {
+        assert!(names.contains(&name.to_string()), "{names:?}");
+    }
+    assert_eq!(bash_completes(&course.path("exercises"), &["tensorlings", "reset", "t"]), ["typed"]);
+    // Outside a course there are no names to offer, and no error either.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(!bash_completes(empty.path(), &["tensorlings", "run", "a"]).contains(&"add".to_string()));
+}
+
+#[test]
+fn edit_cmd_belongs_to_watch_mode() {
+    let course = Course::new();
+    course
+        .cmd(&["--edit-cmd", "vim", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--edit-cmd is an option of watch mode"));
+    course.cmd(&["watch", "--help"]).assert().success().stdout(predicate::str::contains("--edit-cmd"));
+}
+
+#[test]
+fn paths_are_plain_text_when_not_on_a_terminal() {
+    let course = Course::new();
+    let assert = course.cmd(&["run"]).env_remove("NO_COLOR").env("TERM", "xterm-256color").assert().code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("Fix exercises/00_basics/add.rs;") && !stdout.contains('\x1b'), "{stdout}");
+}
+
+#[test]
+fn gpu_check_stops_at_once_without_a_gpu() {
+    // A PATH with the tools the script needs before it looks for the GPU, and no nvidia-smi
+    // (which a GPU machine running these tests has).
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bash", "dirname", "mkdir", "timeout", "head", "tail", "sed"] {
+        let found =
+            std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let path = String::from_utf8(found.stdout).unwrap();
+        std::os::unix::fs::symlink(path.trim(), bin.path().join(tool)).unwrap();
+    }
+    // On a copy, so that its logs stay out of this checkout's target/.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("scripts")).unwrap();
+    let script = copy.path().join("scripts/gpu-check");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu-check"), &script).unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(&script).env("PATH", bin.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no NVIDIA GPU here"), "{stderr}");
+    assert!(stdout.contains("GPU (nvidia-smi)") && stdout.contains("FAILED"), "{stdout}");
+    assert!(!stdout.contains("==> runner"), "nothing is built without a GPU:\n{stdout}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -13,8 +13,24 @@ use rexpect::session::PtySession;
 const TIMEOUT_MS: u64 = 60_000;
 
 fn start_watch(course: &Course) -> PtySession {
+    start_watch_with(course, &[], &[])
+}
+
+/// Watch mode with these arguments and environment variables (an empty value removes one); no
+/// editor is inherited from the environment that runs the tests.
+fn start_watch_with(course: &Course, args: &[&str], env: &[(&str, &str)]) -> PtySession {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
-    command.current_dir(course.dir.path()).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.current_dir(course.dir.path()).args(args).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    for var in ["TENSORLINGS_EDITOR", "VISUAL", "EDITOR"] {
+        command.env_remove(var);
+    }
+    for (name, value) in env {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
     rexpect::session::spawn_command(command, Some(TIMEOUT_MS)).expect("watch mode starts in a pty")
 }
 
@@ -65,6 +81,8 @@ fn a_learner_session_in_watch_mode() {
 
     press(&mut watch, "l");
     watch.exp_string("typed   pending  exercises/00_basics/typed.rs").unwrap();
+    press(&mut watch, "q");
+    watch.exp_string("Current exercise: exercises/00_basics/typed.rs").unwrap();
 
     // A file that is briefly missing is waited for, then checked again.
     let typed = course.path("exercises/00_basics/typed.rs");
@@ -164,4 +182,170 @@ fn a_save_during_a_hanging_check_stops_it_and_checks_the_new_version() {
     watch.exp_eof().unwrap();
     // The stale run was not recorded: the exercise is done.
     assert!(course.read(".tensorlings/state.toml").contains("\"add\""));
+}
+
+#[test]
+fn the_list_is_a_view_to_act_on() {
+    let course = Course::new();
+    let mut watch = start_watch(&course);
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+
+    press(&mut watch, "l");
+    watch.exp_string("filter: all").unwrap();
+    watch.exp_string(" 1-3 of 3").unwrap();
+    watch.exp_string("add     pending  exercises/00_basics/add.rs").unwrap();
+    watch.exp_string("Enter make current").unwrap();
+
+    // Filters: nothing is done yet; everything is pending.
+    press(&mut watch, "f");
+    watch.exp_string("No exercise is done yet.").unwrap();
+    press(&mut watch, "\t");
+    watch.exp_string("filter: pending").unwrap();
+    watch.exp_string(" 1-3 of 3").unwrap();
+    press(&mut watch, "f");
+    watch.exp_string("filter: all").unwrap();
+
+    // Down twice (an arrow, then j) and Enter: square becomes current and is checked.
+    press(&mut watch, "\x1b[B");
+    press(&mut watch, "j");
+    press(&mut watch, "\r");
+    watch.exp_string("square failed").unwrap();
+    watch.exp_string("Current exercise: exercises/00_basics/square.rs").unwrap();
+
+    // A search, typed with letters that are keys elsewhere (no exercise has them, and none
+    // of them acts), then one that matches; Enter ends it, Enter again makes typed current.
+    press(&mut watch, "l");
+    watch.exp_string("filter: all").unwrap();
+    press(&mut watch, "/qx");
+    watch.exp_string("No exercise has `qx` in its name.").unwrap();
+    press(&mut watch, "\x7f\x7fty");
+    watch.exp_string("search: ty_").unwrap();
+    watch.exp_string(" 1-1 of 1").unwrap();
+    watch.exp_string("Enter keep the search").unwrap();
+    press(&mut watch, "\r");
+    press(&mut watch, "\r");
+    watch.exp_string("typed failed: it does not compile").unwrap();
+    watch.exp_string("Current exercise: exercises/00_basics/typed.rs").unwrap();
+
+    // Reset another exercise from the list: it asks first, then keeps a backup.
+    course.write_add("a * b");
+    press(&mut watch, "l");
+    watch.exp_string("filter: all").unwrap();
+    press(&mut watch, "\x1b[H");
+    press(&mut watch, "x");
+    watch.exp_string("Reset exercises/00_basics/add.rs to as shipped?").unwrap();
+    press(&mut watch, "n");
+    watch.exp_string("1-3 of 3").unwrap();
+    assert!(course.read("exercises/00_basics/add.rs").contains("a * b"), "n cancels");
+    press(&mut watch, "x");
+    watch.exp_string("Press y to reset").unwrap();
+    press(&mut watch, "y");
+    watch.exp_string("Reset add. Your version is saved as .tensorlings/backups/add-").unwrap();
+    assert_eq!(
+        course.read("exercises/00_basics/add.rs"),
+        course.read(".tensorlings/shipped/00_basics/add.rs")
+    );
+
+    // Esc goes back to the verdict, and q then quits.
+    press(&mut watch, "\x1b");
+    watch.exp_string("typed failed: it does not compile").unwrap();
+    press(&mut watch, "q");
+    watch.exp_string("Bye!").unwrap();
+    watch.exp_eof().unwrap();
+    assert!(course.read(".tensorlings/state.toml").contains("current = \"typed\""));
+}
+
+/// Writes an executable shell script.
+fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_terminal_editor_gets_the_terminal_and_its_save_is_checked() {
+    let course = Course::new();
+    // A terminal editor as far as watch mode can tell: it records the terminal's mode, waits,
+    // reads a line typed at the keyboard, then "saves" the solution.
+    let log = course.path("editor.log");
+    let editor = course.path("bin/fake-editor");
+    write_script(
+        &editor,
+        &format!(
+            "stty -a > '{log}'\necho \"fake editor on $1\"\nsleep 1\nread line\necho \"typed: $line\" >> '{log}'\n\
+             cp '{solution}' \"$1\"",
+            log = log.display(),
+            solution = course.path("solutions/00_basics/add.rs").display()
+        ),
+    );
+    let edit_cmd = editor.display().to_string();
+    let mut watch = start_watch_with(&course, &["--edit-cmd", &edit_cmd], &[]);
+    // --edit-cmd opens the current exercise when watch mode starts.
+    watch.exp_string("fake editor on ").unwrap();
+    watch.exp_string("exercises/00_basics/add.rs").unwrap();
+    // q and n are the editor's to read, not watch mode's keys, even when typed before it reads
+    // them (it sleeps first).
+    watch.send_line("qn").unwrap();
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    watch.exp_string("Opened exercises/00_basics/add.rs with ").unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("typed: qn"), "{log}");
+    assert!(log.contains(" icanon") && !log.contains("-icanon"), "the editor ran in raw mode: {log}");
+    // Watch mode has the keys again.
+    press(&mut watch, "n");
+    watch.exp_string("Current exercise: exercises/00_basics/typed.rs").unwrap();
+    press(&mut watch, "q");
+    watch.exp_string("Bye!").unwrap();
+    watch.exp_eof().unwrap();
+    assert_exited_cleanly(&watch);
+}
+
+#[test]
+fn a_graphical_editor_opens_in_the_background_on_e() {
+    let course = Course::new();
+    // `code` on PATH is taken for VS Code: started on its own, not waited for.
+    let opened = course.path("opened.txt");
+    write_script(&course.path("bin/code"), &format!("echo \"$@\" > '{}'\nsleep 30", opened.display()));
+    let path = format!("{}:{}", course.path("bin").display(), std::env::var("PATH").unwrap());
+    let mut watch = start_watch_with(&course, &[], &[("PATH", &path), ("EDITOR", "code")]);
+    watch.exp_string("add failed").unwrap();
+    assert!(!opened.exists(), "without --edit-cmd, the editor opens only on e");
+    press(&mut watch, "e");
+    watch.exp_string("Opened exercises/00_basics/add.rs with code.").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !opened.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let args = std::fs::read_to_string(&opened).unwrap();
+    assert!(args.trim_end().ends_with("/exercises/00_basics/add.rs"), "{args}");
+    // The editor (still running) did not take the keys.
+    press(&mut watch, "q");
+    watch.exp_string("Bye!").unwrap();
+    watch.exp_eof().unwrap();
+    assert_exited_cleanly(&watch);
+}
+
+#[test]
+fn e_without_an_editor_says_how_to_set_one() {
+    let course = Course::new();
+    let mut watch = start_watch(&course);
+    watch.exp_string("add failed").unwrap();
+    press(&mut watch, "e");
+    watch.exp_string("No editor is set: start with `tensorlings --edit-cmd CMD`").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}
+
+#[test]
+fn paths_are_hyperlinks_in_a_terminal_with_colors() {
+    let course = Course::new();
+    let mut watch = start_watch_with(&course, &[], &[("NO_COLOR", ""), ("TERM", "xterm-256color")]);
+    let root = course.dir.path().canonicalize().unwrap();
+    // OSC 8: ESC ] 8 ; ; URL ESC \ TEXT ESC ] 8 ; ; ESC \
+    watch.exp_string("\x1b]8;;file://").unwrap();
+    watch.exp_string(&format!("{}/exercises/00_basics/add.rs\x1b\\", root.display())).unwrap();
+    watch.exp_string("exercises/00_basics/add.rs\x1b]8;;\x1b\\").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
 }

@@ -4,6 +4,8 @@
 pub mod junit;
 
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use colored::Colorize;
 use serde::Serialize;
@@ -15,6 +17,61 @@ use crate::info_file::ExerciseInfo;
 use crate::shipped::Tampering;
 use crate::state::State;
 use crate::verdict::{CheckOutcome, CheckResult, Outcome, Status, Verdict};
+use crate::watch::list::{Filter, ListView};
+
+/// Whether paths are written as terminal hyperlinks: set once by `main`, as colored's switch is.
+static HYPERLINKS: AtomicBool = AtomicBool::new(false);
+
+/// Turns hyperlinks in paths on or off for the rest of the run.
+pub fn set_hyperlinks(on: bool) {
+    HYPERLINKS.store(on, Ordering::Relaxed);
+}
+
+/// Whether a terminal is likely to show OSC 8 hyperlinks: stdout is a terminal, `TERM` is not
+/// `dumb` and `NO_COLOR` is not set (who turns colors off wants plain text). Terminals that do
+/// not know OSC 8 ignore it, so no list of terminals is kept.
+pub fn hyperlinks_wanted(stdout_is_terminal: bool, term: Option<&str>, no_color: Option<&str>) -> bool {
+    stdout_is_terminal && term != Some("dumb") && no_color.is_none_or(str::is_empty)
+}
+
+/// A path as the learner should see it (relative to the course root), and a `file://`
+/// hyperlink to it (OSC 8) when hyperlinks are on: a click opens it in the terminal's editor.
+pub fn path_link(course: &Course, path: &Path) -> String {
+    let text = course.display_path(path).into_owned();
+    if !HYPERLINKS.load(Ordering::Relaxed) {
+        return text;
+    }
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { course.root.join(path) };
+    hyperlink(&file_url(&absolute, &hostname()), &text)
+}
+
+/// `text` as an OSC 8 hyperlink to `url`.
+fn hyperlink(url: &str, text: &str) -> String {
+    format!("\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\")
+}
+
+/// `file://HOST/PATH`, percent-encoded, as `ls --hyperlink` writes it (the host lets a
+/// terminal tell a file on this machine from one on the other end of an ssh session).
+fn file_url(path: &Path, host: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = format!("file://{host}");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            url.push(byte as char);
+        } else {
+            let _ = write!(url, "%{byte:02X}");
+        }
+    }
+    url
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    if ok { String::from_utf8_lossy(&buf[..len]).into_owned() } else { String::new() }
+}
 
 /// The status as one word or two, for tables.
 pub fn status_label(status: Status) -> &'static str {
@@ -177,7 +234,7 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
         let _ = writeln!(
             text,
             "Compare with the reference solution: {}",
-            course.display_path(&solution).underline()
+            path_link(course, &solution).underline()
         );
     } else if verdict.status() == Status::Error {
         let mark = "✗".red().bold();
@@ -185,7 +242,7 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
     } else {
         let _ = writeln!(text, "{} {} {}: {summary}", "✗".red().bold(), exercise.name.bold(), "failed".red());
         let path = course.exercise_path(exercise);
-        let _ = writeln!(text, "Fix {}; {hint}.", course.display_path(&path).underline());
+        let _ = writeln!(text, "Fix {}; {hint}.", path_link(course, &path).underline());
     }
     text
 }
@@ -229,10 +286,78 @@ pub fn exercise_table(course: &Course, state: &State) -> String {
             text,
             " {marker} {:<name_width$}  {status}  {}",
             exercise.name,
-            course.display_path(&path).dimmed()
+            path_link(course, &path).dimmed()
         );
     }
     text
+}
+
+/// The keys of the interactive list, under it.
+const LIST_KEYS: &str = "↑↓ j k move · PgUp PgDn Home End · f Tab filter · / search · Enter make current · \
+                         x reset · q Esc back";
+
+/// The keys while a search is typed.
+const SEARCH_KEYS: &str = "type a name · Backspace erase · Enter keep the search · Esc drop it · ↑↓ move";
+
+/// Watch mode's interactive list: a header with the filter and the search, the rows that fit
+/// (the selected one marked with `>`, the current one with `▶`), its keys, and the question
+/// when a reset is to be confirmed.
+pub fn list_view(course: &Course, state: &State, view: &ListView) -> String {
+    let shown = view.visible(state.done_flags());
+    let window = view.window(shown.len());
+    let mut text = String::new();
+    let filter = match view.filter() {
+        Filter::All => "all".normal(),
+        other => other.label().cyan().bold(),
+    };
+    let _ = write!(text, "{} · filter: {filter}", "Exercises".bold());
+    if view.searching() || !view.query().is_empty() {
+        let cursor = if view.searching() { "_" } else { "" };
+        let _ = write!(text, " · search: {}{cursor}", view.query().cyan());
+    }
+    if shown.is_empty() {
+        let _ = writeln!(text, "\n\n   {}", nothing_shown(view));
+    } else {
+        let _ = writeln!(text, " · {}-{} of {}\n", window.start + 1, window.end, shown.len());
+    }
+    let name_width = course.exercises().iter().map(|e| e.name.len()).max().unwrap_or(0);
+    for &index in &shown[window] {
+        let exercise = &course.exercises()[index];
+        let selected = view.selected() == Some(index);
+        let pointer = if selected { ">".cyan().bold() } else { " ".normal() };
+        let marker = if index == state.current() { "▶".cyan().bold() } else { " ".normal() };
+        let status = if state.is_done(index) { "done   ".green() } else { "pending".yellow() };
+        let name = format!("{:<name_width$}", exercise.name);
+        let name = if selected { name.reversed() } else { name.normal() };
+        let path = path_link(course, &course.exercise_path(exercise));
+        let _ = writeln!(text, "{pointer}{marker} {name}  {status}  {}", path.dimmed());
+    }
+    let keys = if view.searching() { SEARCH_KEYS } else { LIST_KEYS };
+    let _ = writeln!(text, "\n{}", keys.dimmed());
+    if let Some(index) = view.confirming_reset() {
+        let path = course.exercise_path(&course.exercises()[index]);
+        let _ = writeln!(
+            text,
+            "Reset {} to as shipped? Your version is kept as a backup. Press y to reset, any other key to cancel.",
+            path_link(course, &path)
+        );
+    }
+    text
+}
+
+/// Why the list is empty, as a sentence.
+fn nothing_shown(view: &ListView) -> String {
+    let kind = match view.filter() {
+        Filter::All => "",
+        Filter::Done => "done ",
+        Filter::Pending => "pending ",
+    };
+    match (view.query(), view.filter()) {
+        ("", Filter::Done) => "No exercise is done yet.".into(),
+        ("", Filter::Pending) => "No exercise is pending: all are done.".into(),
+        ("", Filter::All) => "The course has no exercises.".into(),
+        (query, _) => format!("No {kind}exercise has `{query}` in its name."),
+    }
 }
 
 /// The table `verify` prints: one row per exercise, then the failures' details.
@@ -463,6 +588,57 @@ mod tests {
         let missing =
             said(Outcome::MissingBinary { bin: "a_check".into(), manifest: "course/Cargo.toml".into() });
         assert!(missing.ends_with("run `cargo run -- dev update`"), "{missing}");
+    }
+
+    #[test]
+    fn hyperlinks_only_on_a_terminal_that_wants_colors() {
+        assert!(hyperlinks_wanted(true, Some("xterm-256color"), None));
+        assert!(hyperlinks_wanted(true, None, Some("")), "an empty NO_COLOR is not set");
+        assert!(!hyperlinks_wanted(false, Some("xterm"), None), "not into a pipe or a file");
+        assert!(!hyperlinks_wanted(true, Some("dumb"), None));
+        assert!(!hyperlinks_wanted(true, Some("xterm"), Some("1")));
+    }
+
+    #[test]
+    fn file_urls_are_percent_encoded_and_links_are_osc_8() {
+        let url = file_url(Path::new("/home/a b/ex_1/50%.rs"), "box");
+        assert_eq!(url, "file://box/home/a%20b/ex_1/50%25.rs");
+        assert_eq!(hyperlink("file:///x", "x"), "\x1b]8;;file:///x\x1b\\x\x1b]8;;\x1b\\");
+    }
+
+    /// The fixture course (three exercises in one section), fresh progress.
+    fn fixture() -> (Course, State) {
+        let course =
+            Course::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic")).unwrap();
+        let state = State::load(&course).unwrap();
+        (course, state)
+    }
+
+    #[test]
+    fn the_list_view_marks_the_selection_and_the_current_exercise() {
+        use crate::watch::events::Key;
+        colored::control::set_override(false);
+        let (course, mut state) = fixture();
+        state.set_current(1);
+        let mut view = ListView::new(course.exercises().iter().map(|e| e.name.clone()).collect(), 1, 2);
+        let text = list_view(&course, &state, &view);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Exercises · filter: all · 1-2 of 3");
+        assert_eq!(lines[2], "   add     pending  exercises/00_basics/add.rs");
+        assert_eq!(lines[3], ">▶ typed   pending  exercises/00_basics/typed.rs");
+        assert!(!text.contains("square"), "two rows fit");
+        view.update(Key::Char('x'), state.done_flags());
+        assert!(
+            list_view(&course, &state, &view).contains("Reset exercises/00_basics/typed.rs to as shipped?")
+        );
+        view.update(Key::Char('n'), state.done_flags());
+        for key in [Key::Char('f'), Key::Char('/'), Key::Char('s')] {
+            view.update(key, state.done_flags());
+        }
+        let text = list_view(&course, &state, &view);
+        assert!(text.starts_with(
+            "Exercises · filter: done · search: s_\n\n   No done exercise has `s` in its name."
+        ));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use crossterm::event::{self, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -22,9 +24,21 @@ pub enum Event {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
+    /// A letter, digit or sign, lowercased.
     Char(char),
     /// Ctrl-C, which raw mode delivers as a key instead of a signal.
     Interrupt,
+    Esc,
+    Enter,
+    Backspace,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
     Other,
 }
 
@@ -62,13 +76,24 @@ fn is_write(kind: &EventKind) -> bool {
     }
 }
 
-/// Reads keys on a thread of its own, so that the main loop waits on one channel.
-pub fn read_keys(sender: Sender<Event>) {
+/// Reads keys on a thread of its own, so that the main loop waits on one channel. The reader
+/// can be paused, so that a terminal editor started from watch mode gets every key.
+pub fn read_keys(sender: Sender<Event>) -> KeyReader {
+    let reader = KeyReader { shared: Arc::new((Mutex::new(Reading::On), Condvar::new())) };
+    let shared = reader.clone();
     thread::spawn(move || {
         loop {
-            let event = match event::read() {
-                Ok(event::Event::Key(key)) if key.kind != KeyEventKind::Release => Event::Key(to_key(key)),
-                Ok(_) => continue,
+            shared.park_if_asked();
+            // A short poll rather than a blocking read: a pause is noticed within 50 ms.
+            let event = match event::poll(Duration::from_millis(50)) {
+                Ok(false) => continue,
+                Ok(true) => match event::read() {
+                    Ok(event::Event::Key(key)) if key.kind != KeyEventKind::Release => {
+                        Event::Key(to_key(key))
+                    }
+                    Ok(_) => continue,
+                    Err(e) => Event::Error(format!("cannot read the keyboard: {e}")),
+                },
                 Err(e) => Event::Error(format!("cannot read the keyboard: {e}")),
             };
             let stop = matches!(event, Event::Error(_));
@@ -77,13 +102,72 @@ pub fn read_keys(sender: Sender<Event>) {
             }
         }
     });
+    reader
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    On,
+    PauseAsked,
+    Paused,
+}
+
+/// The handle of the key reader thread.
+#[derive(Clone)]
+pub struct KeyReader {
+    shared: Arc<(Mutex<Reading>, Condvar)>,
+}
+
+impl KeyReader {
+    /// Stops reading keys, and returns once the reader has stopped.
+    pub fn pause(&self) {
+        let (reading, changed) = &*self.shared;
+        let mut reading = reading.lock().unwrap();
+        *reading = Reading::PauseAsked;
+        changed.notify_all();
+        while *reading == Reading::PauseAsked {
+            reading = changed.wait(reading).unwrap();
+        }
+    }
+
+    pub fn resume(&self) {
+        let (reading, changed) = &*self.shared;
+        *reading.lock().unwrap() = Reading::On;
+        changed.notify_all();
+    }
+
+    /// On the reader thread: when a pause is asked for, say so and wait for the resume.
+    /// Whether it paused.
+    fn park_if_asked(&self) -> bool {
+        let (reading, changed) = &*self.shared;
+        let mut reading = reading.lock().unwrap();
+        if *reading != Reading::PauseAsked {
+            return false;
+        }
+        *reading = Reading::Paused;
+        changed.notify_all();
+        while *reading == Reading::Paused {
+            reading = changed.wait(reading).unwrap();
+        }
+        true
+    }
 }
 
 fn to_key(key: KeyEvent) -> Key {
     match key.code {
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Key::Interrupt,
         KeyCode::Char(c) => Key::Char(c.to_ascii_lowercase()),
-        KeyCode::Esc => Key::Char('q'),
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
         _ => Key::Other,
     }
 }
@@ -107,9 +191,27 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_waits_for_the_reader_and_a_resume_lets_it_go_on() {
+        let reader = KeyReader { shared: Arc::new((Mutex::new(Reading::On), Condvar::new())) };
+        let thread_side = reader.clone();
+        let parked = thread::spawn(move || {
+            // The reader's loop, without a keyboard: check for a pause until one comes.
+            while !thread_side.park_if_asked() {
+                thread::sleep(Duration::from_millis(5));
+            }
+        });
+        reader.pause();
+        assert_eq!(*reader.shared.0.lock().unwrap(), Reading::Paused);
+        reader.resume();
+        parked.join().unwrap();
+        assert_eq!(*reader.shared.0.lock().unwrap(), Reading::On);
+    }
+
+    #[test]
     fn ctrl_c_is_an_interrupt_and_letters_fold_case() {
         assert_eq!(to_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Key::Interrupt);
         assert_eq!(to_key(KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT)), Key::Char('n'));
-        assert_eq!(to_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)), Key::Char('q'));
+        assert_eq!(to_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)), Key::Esc);
+        assert_eq!(to_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)), Key::PageDown);
     }
 }

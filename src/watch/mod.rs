@@ -3,7 +3,8 @@
 //! Checks run on a worker thread and report back through the same channel as keys and file
 //! events, so the keys still work while a check runs: q stops a check that hangs.
 
-mod events;
+pub mod events;
+pub mod list;
 mod terminal;
 
 use std::io::IsTerminal;
@@ -18,31 +19,30 @@ use crate::cargo::Build;
 use crate::check;
 use crate::commands::App;
 use crate::course::{Course, check_bin};
+use crate::editor::{Editor, Kind};
 use crate::render;
 use crate::shipped::{Reset, reset_exercise};
 use crate::state::{Advance, State};
 use crate::verdict::Verdict;
 use crate::verify;
-use events::{Event, Key};
+use events::{Event, Key, KeyReader};
+use list::{Effect, ListView};
 
 /// Trailing-edge debounce: editors write a file in several steps (truncate, write, rename);
 /// check once they are done.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-const KEYS: &str = "n next · h hint · l list · r re-run · c check all · x reset · q quit";
+const KEYS: &str = "n next · h hint · l list · e edit · r re-run · c check all · x reset · q quit";
+
+/// Lines around the list's rows: its header and keys, the footer under it, and one more for
+/// the keys' line, which wraps on a terminal narrower than 100 columns.
+const LIST_CHROME_ROWS: usize = 12;
 
 pub fn no_terminal(invoke: &str) -> String {
     format!(
         "watch mode needs a terminal to read keys from. In scripts and CI use `{invoke} run [NAME]` to check \
          one exercise, or `{invoke} verify` to check them all."
     )
-}
-
-/// What the screen shows above the footer: a text (a verdict, a summary, a message) or the
-/// list of exercises, drawn from the state each time.
-enum Body {
-    Text(String),
-    List,
 }
 
 /// What a worker thread was asked to do.
@@ -60,7 +60,14 @@ pub enum Finished {
 struct Watch<'a> {
     app: &'a App,
     state: State,
-    body: Body,
+    /// What the screen shows above the footer: a verdict, a summary, a message.
+    body: String,
+    /// The interactive list, while it is open: it is shown instead of the body.
+    list: Option<ListView>,
+    /// The learner's editor, if one is set (`--edit-cmd`, `TENSORLINGS_EDITOR`, `$VISUAL`,
+    /// `$EDITOR`).
+    editor: Option<Editor>,
+    keys: KeyReader,
     show_hint: bool,
     /// A line under the key help: what a key just did, or a question. It stays until the next
     /// key, so a re-check caused by the key's own file write does not wipe it.
@@ -75,11 +82,15 @@ struct Watch<'a> {
     events: Sender<Event>,
 }
 
-pub fn run(app: &App) -> Result<ExitCode> {
+/// Watch mode. `edit_cmd` (`--edit-cmd`) is the editor to open the exercise with, at the start
+/// and on `e`; without it, `e` uses `TENSORLINGS_EDITOR`, `$VISUAL` or `$EDITOR`.
+pub fn run(app: &App, edit_cmd: Option<&str>) -> Result<ExitCode> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         eprintln!("{} {}", "error:".red().bold(), no_terminal(app.invoke));
         return Ok(ExitCode::from(2));
     }
+    // Before anything is built: a typo in --edit-cmd is reported at once.
+    let editor = Editor::choose(edit_cmd, |name| std::env::var(name).ok())?;
     let state = app.load_state()?;
     // Before raw mode, whose screen is redrawn whole: an install prints a lot, and the first
     // build of a course takes minutes, both with progress of their own.
@@ -97,12 +108,15 @@ pub fn run(app: &App) -> Result<ExitCode> {
     let (sender, receiver) = events::channel_pair();
     let _watcher = events::watch_files(&app.course.root.join("exercises"), sender.clone())?;
     let raw_mode = terminal::RawMode::enable()?;
-    events::read_keys(sender.clone());
+    let keys = events::read_keys(sender.clone());
 
     let mut watch = Watch {
         app,
         state,
-        body: Body::Text(String::new()),
+        body: String::new(),
+        list: None,
+        editor,
+        keys,
         show_hint: false,
         notice: String::new(),
         confirming_reset: false,
@@ -112,6 +126,10 @@ pub fn run(app: &App) -> Result<ExitCode> {
         events: sender,
     };
     watch.check_current()?;
+    if edit_cmd.is_some() {
+        // The check runs meanwhile: its verdict is there when a terminal editor is closed.
+        watch.edit()?;
+    }
 
     let mut deadline: Option<Instant> = None;
     loop {
@@ -158,8 +176,17 @@ impl Watch<'_> {
     /// Handles a key; `false` means quit.
     fn on_key(&mut self, key: Key) -> Result<bool> {
         self.notice.clear();
-        if matches!(key, Key::Char('q') | Key::Interrupt) {
+        if self.list.is_some() {
+            return self.on_list_key(key);
+        }
+        if matches!(key, Key::Char('q') | Key::Esc | Key::Interrupt) {
             return Ok(false);
+        }
+        if key == Key::Char('e') {
+            // Editing while a check runs is fine: the save checks the new version.
+            self.confirming_reset = false;
+            self.edit()?;
+            return Ok(true);
         }
         if self.running.is_some() && key != Key::Char('h') {
             self.notice = "Wait for the check to finish, or press q to stop it and quit.".into();
@@ -181,10 +208,9 @@ impl Watch<'_> {
                 self.draw()?;
             }
             Key::Char('l') => {
-                self.body = match self.body {
-                    Body::List => Body::Text("Press r to re-check the current exercise.".into()),
-                    _ => Body::List,
-                };
+                let names = self.app.course.exercises().iter().map(|e| e.name.clone()).collect();
+                let rows = terminal::rows().saturating_sub(LIST_CHROME_ROWS);
+                self.list = Some(ListView::new(names, self.state.current(), rows));
                 self.draw()?;
             }
             Key::Char('r') => self.check_current()?,
@@ -194,13 +220,74 @@ impl Watch<'_> {
                 self.confirming_reset = true;
                 self.notice = format!(
                     "Reset {} to as shipped? Your version is kept as a backup. Press y to reset, any other key to cancel.",
-                    self.app.course.display_path(&self.current_path())
+                    render::path_link(&self.app.course, &self.current_path())
                 );
                 self.draw()?;
             }
             _ => {}
         }
         Ok(true)
+    }
+
+    /// A key while the list is open: the list decides, watch mode does what it says.
+    fn on_list_key(&mut self, key: Key) -> Result<bool> {
+        let Some(list) = &mut self.list else { return Ok(true) };
+        match list.update(key, self.state.done_flags()) {
+            Effect::Redraw => {}
+            Effect::Close => self.list = None,
+            Effect::Quit => return Ok(false),
+            Effect::Select(_) | Effect::Reset(_) if self.running.is_some() => {
+                self.notice = "Wait for the check to finish; then choose again.".into();
+            }
+            Effect::Select(index) => {
+                self.list = None;
+                self.show_hint = false;
+                self.state.set_current(index);
+                self.state.save(&self.app.course)?;
+                self.check_current()?;
+                return Ok(true);
+            }
+            Effect::Reset(index) => {
+                self.reset(index)?;
+                if index == self.state.current() {
+                    self.check_current()?;
+                    return Ok(true);
+                }
+            }
+        }
+        self.draw()?;
+        Ok(true)
+    }
+
+    /// Opens the current exercise in the learner's editor: a graphical one in the background,
+    /// a terminal one in the foreground with the terminal handed over until it exits.
+    fn edit(&mut self) -> Result<()> {
+        let Some(editor) = &self.editor else {
+            self.notice = format!(
+                "No editor is set: start with `{} --edit-cmd CMD` (e.g. code, vim), or set TENSORLINGS_EDITOR \
+                 or EDITOR.",
+                self.app.invoke
+            );
+            return self.draw();
+        };
+        let path = self.current_path();
+        let shown = render::path_link(&self.app.course, &path);
+        let opened = match editor.kind {
+            Kind::Graphical => editor.spawn_detached(&path),
+            Kind::Terminal => {
+                // Keys typed in the editor are the editor's: the key reader waits meanwhile.
+                self.keys.pause();
+                let lent = terminal::Lent::lend();
+                let ran = lent.and_then(|_lent| editor.run_in_foreground(&path));
+                self.keys.resume();
+                ran
+            }
+        };
+        self.notice = match opened {
+            Ok(()) => format!("Opened {shown} with {}.", editor.program()),
+            Err(error) => format!("{error:#}"),
+        };
+        self.draw()
     }
 
     fn check_current(&mut self) -> Result<()> {
@@ -216,10 +303,10 @@ impl Watch<'_> {
         }
         let path = self.current_path();
         if !path.exists() {
-            self.body = Body::Text(format!(
+            self.body = format!(
                 "{} is missing. Waiting for it to come back (or press x to restore it as shipped).",
-                self.app.course.display_path(&path)
-            ));
+                render::path_link(&self.app.course, &path)
+            );
             return self.draw();
         }
         self.start(Job::One(self.state.current()))
@@ -296,7 +383,7 @@ impl Watch<'_> {
                         text.push_str(&format!("{}\n", "Press n for the next exercise.".green().bold()));
                     }
                 }
-                self.body = Body::Text(text);
+                self.body = text;
             }
             Finished::All(verdicts) => {
                 let verdicts = verdicts?;
@@ -304,7 +391,7 @@ impl Watch<'_> {
                     self.state.record(index, verdict);
                 }
                 let indices: Vec<usize> = (0..verdicts.len()).collect();
-                self.body = Body::Text(render::summary_table(course, &indices, &verdicts, self.app.invoke));
+                self.body = render::summary_table(course, &indices, &verdicts, self.app.invoke);
                 self.notice = "Press r to re-check the current exercise.".into();
             }
         }
@@ -327,44 +414,66 @@ impl Watch<'_> {
                 self.check_current()
             }
             Advance::Finished => {
-                self.body = Body::Text(self.app.course.info.final_message.clone());
+                self.body = self.app.course.info.final_message.clone();
                 self.draw()
             }
         }
     }
 
     fn reset_current(&mut self) -> Result<()> {
-        let course = &self.app.course;
-        self.notice = match reset_exercise(course, self.state.current())? {
-            Reset::Restored { backup: Some(backup) } => {
-                format!("Reset. Your version is saved as {}", course.display_path(&backup))
-            }
-            Reset::Restored { backup: None } => "Restored the missing file.".into(),
-            Reset::Unchanged => "It is already as shipped.".into(),
-        };
-        self.state.reset(self.state.current());
+        self.reset(self.state.current())?;
         self.check_current()
     }
 
-    fn draw(&self) -> Result<()> {
+    /// Restores an exercise as shipped, says where the learner's version went, and records it
+    /// as not done. A reset that fails (no shipped copy to restore) is said, not fatal.
+    fn reset(&mut self, index: usize) -> Result<()> {
+        let course = &self.app.course;
+        let name = &course.exercises()[index].name;
+        let reset = match reset_exercise(course, index) {
+            Ok(reset) => reset,
+            Err(error) => {
+                self.notice = format!("Cannot reset {name}: {error:#}");
+                return Ok(());
+            }
+        };
+        self.notice = match reset {
+            Reset::Restored { backup: Some(backup) } => {
+                format!("Reset {name}. Your version is saved as {}", render::path_link(course, &backup))
+            }
+            Reset::Restored { backup: None } => format!("Restored {name}, which was missing."),
+            Reset::Unchanged => format!("{name} is already as shipped."),
+        };
+        self.state.reset(index);
+        self.state.save(course)
+    }
+
+    fn draw(&mut self) -> Result<()> {
+        if let Some(list) = &mut self.list {
+            // Measured at each draw: the terminal may have been resized.
+            let rows = terminal::rows().saturating_sub(LIST_CHROME_ROWS);
+            list.set_height(rows, self.state.done_flags());
+        }
         let course = &self.app.course;
         let exercise = &course.exercises()[self.state.current()];
-        let mut text = match &self.body {
-            Body::Text(text) => text.clone(),
-            Body::List => render::exercise_table(course, &self.state),
+        let mut text = match &self.list {
+            Some(list) => render::list_view(course, &self.state, list),
+            None => self.body.clone(),
         };
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        if self.show_hint {
+        if self.show_hint && self.list.is_none() {
             text.push_str(&format!("\n{}\n{}\n", "Hint:".cyan().bold(), exercise.hint.trim_end()));
         }
         text.push_str(&format!(
-            "\n{}\nCurrent exercise: {}\n{}\n",
+            "\n{}\nCurrent exercise: {}\n",
             render::progress_bar(self.state.done_count(), self.state.len(), 40),
-            course.display_path(&self.current_path()).bold(),
-            KEYS.dimmed()
+            render::path_link(course, &self.current_path()).bold(),
         ));
+        if self.list.is_none() {
+            text.push_str(&format!("{}\n", KEYS.dimmed()));
+        }
         match &self.running {
             Some(Job::One(_)) => text.push_str(&format!(
                 "Checking {}... (it is stopped after {} s; q stops it and quits)\n",

@@ -29,6 +29,33 @@ impl Drop for RawMode {
     }
 }
 
+/// Hands the terminal to another program (a terminal editor) for as long as it lives: raw mode
+/// off, the cursor shown, the screen cleared; on drop, raw mode on again (the caller redraws).
+pub struct Lent;
+
+impl Lent {
+    pub fn lend() -> Result<Self> {
+        restore();
+        execute!(stdout(), terminal::Clear(terminal::ClearType::All), cursor::MoveTo(0, 0))?;
+        Ok(Lent)
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let _ = terminal::enable_raw_mode();
+    }
+}
+
+/// How many rows the terminal has (24 when it cannot tell, or says 0 as some pseudo-terminals
+/// do).
+pub fn rows() -> usize {
+    match terminal::size() {
+        Ok((_, rows)) if rows > 0 => rows as usize,
+        _ => 24,
+    }
+}
+
 fn restore() {
     let _ = terminal::disable_raw_mode();
     let _ = execute!(stdout(), cursor::Show);
