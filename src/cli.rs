@@ -132,7 +132,9 @@ pub enum Commands {
         #[arg(long, value_name = "DIR")]
         exercises_from: Option<std::path::PathBuf>,
     },
-    /// Grade a class in this (pristine) checkout: each student's exercises are checked with this
+    /// Grade a class in this (pristine) checkout, into a gradebook (CSV, JSON, JUnit)
+    ///
+    /// Each student's exercises are checked with this
     /// checkout's checks, solutions and support library, and the gradebook is written to OUT as
     /// CSV (a row per student, a column per exercise, points from info.toml), JSON (every
     /// verdict with its message) and JUnit XML. Each graded student is kept in OUT/students, so
