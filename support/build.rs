@@ -22,7 +22,12 @@ fn main() {
     println!("cargo:libtorch_lib={}", lib.display());
 
     let mut build = cc::Build::new();
-    build.cpp(true).std("c++17").file("cpp/autograd_shim.cpp").file("cpp/memory_shim.cpp");
+    build
+        .cpp(true)
+        .std("c++17")
+        .file("cpp/autograd_shim.cpp")
+        .file("cpp/memory_shim.cpp")
+        .file("cpp/profile_shim.cpp");
     // -isystem rather than -I: libtorch's headers are not warning-clean, ours should be.
     for dir in [include.clone(), include.join("torch/csrc/api/include")] {
         build.flag("-isystem").flag(dir.to_str().expect("non-UTF-8 libtorch path"));

@@ -88,6 +88,8 @@ type CheckFn<'a> = Box<dyn FnOnce(&Ctx) -> CheckResult + 'a>;
 pub struct Checks<'a> {
     exercise: String,
     checks: Vec<(String, CheckFn<'a>)>,
+    /// Run only in profile mode, after the checks (see [`crate::profile`]).
+    profiles: Vec<crate::profile::Declared<'a>>,
 }
 
 impl<'a> Checks<'a> {
@@ -104,13 +106,26 @@ impl<'a> Checks<'a> {
     /// An empty list of checks for the exercise `exercise`, named explicitly (for tests and
     /// checks that do not live in `checks/`).
     pub fn named(exercise: impl Into<String>) -> Self {
-        Checks { exercise: exercise.into(), checks: Vec::new() }
+        Checks { exercise: exercise.into(), checks: Vec::new(), profiles: Vec::new() }
     }
 
     /// Adds a check. `name` says what it verifies ("matches the reference on shape [2, 3]"); the
     /// runner shows it next to ✓ or ✗.
     pub fn check(mut self, name: impl Into<String>, check: impl FnOnce(&Ctx) -> CheckResult + 'a) -> Self {
         self.checks.push((name.into(), Box::new(check)));
+        self
+    }
+
+    /// Declares a function to profile in profile mode (`tensorlings profile`), at each of
+    /// `sizes`, on the inputs and versions that `case` makes for a size and the device; see
+    /// [`crate::profile`]. Outside profile mode it is never called.
+    pub fn profile(
+        mut self,
+        function: impl Into<String>,
+        sizes: crate::profile::Sizes,
+        case: impl Fn(i64, Device) -> crate::profile::ProfileCase<'a> + 'a,
+    ) -> Self {
+        self.profiles.push(crate::profile::Declared::new(function, sizes, case));
         self
     }
 
@@ -152,6 +167,7 @@ impl<'a> Checks<'a> {
         // Before anything else, and so before any learner code: the runner's secret, which
         // signs the report, and the rule that the checks run once per process.
         crate::trust::take_secret();
+        let profile_request = crate::profile::Request::from_env();
         // Under the runner (which always sets the secret's variable); a test of this library
         // may run the harness many times.
         let under_runner = std::env::var_os(crate::trust::SECRET_VAR).is_some();
@@ -179,10 +195,16 @@ impl<'a> Checks<'a> {
             Ok(setup) => setup,
             Err(failure) => {
                 say(format_args!("cannot run the checks: {}", failure.message()));
-                return Report { device, error: Some(failure.message().to_string()), checks: Vec::new() };
+                return Report {
+                    device,
+                    error: Some(failure.message().to_string()),
+                    checks: Vec::new(),
+                    profiles: None,
+                };
             }
         };
-        let mut report = Report { device, error: None, checks: Vec::with_capacity(self.checks.len()) };
+        let mut report =
+            Report { device, error: None, checks: Vec::with_capacity(self.checks.len()), profiles: None };
         for (index, (name, check)) in self.checks.into_iter().enumerate() {
             let (result, elapsed) = run_one(index, device_to_use, threads, check);
             let entry = CheckReport::new(name, result, elapsed);
@@ -190,6 +212,11 @@ impl<'a> Checks<'a> {
             report.checks.push(entry);
         }
         say(format_args!("{}", report.summary()));
+        // A wrong answer is not worth timing: profiles run after checks that all passed.
+        if profile_request.enabled && !report.any_failed() {
+            report.profiles =
+                Some(crate::profile::run_all(&self.profiles, device_to_use, threads, &profile_request));
+        }
         report
     }
 }
@@ -324,6 +351,8 @@ pub struct Report {
     pub error: Option<String>,
     /// One entry per check, in the order they ran.
     pub checks: Vec<CheckReport>,
+    /// What profile mode measured, when it ran (see [`crate::profile`]).
+    pub profiles: Option<crate::profile::Profiles>,
 }
 
 impl Report {
@@ -372,7 +401,11 @@ impl Report {
             push_json_string(&mut out, &check.message);
             out.push_str(&format!(", \"duration_ms\": {}}}", check.duration_ms));
         }
-        out.push_str(if self.checks.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+        out.push_str(if self.checks.is_empty() { "]" } else { "\n  ]" });
+        if let Some(profiles) = &self.profiles {
+            crate::profile::push_json(&mut out, profiles);
+        }
+        out.push_str("\n}\n");
         out
     }
 
@@ -401,7 +434,7 @@ impl Report {
 
 /// Appends `s` as a JSON string literal. The report is small and flat, so a few lines here save
 /// every check binary a serde dependency.
-fn push_json_string(out: &mut String, s: &str) {
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -499,6 +532,7 @@ mod tests {
                     duration_ms: 0,
                 },
             ],
+            profiles: None,
         };
         assert_eq!(
             report.to_json(),
@@ -516,14 +550,18 @@ mod tests {
         );
         assert!(report.any_failed());
         assert_eq!(report.summary(), "3 checks: 1 passed, 1 failed, 1 skipped");
-        let empty = Report { device: "cuda:0".to_string(), error: None, checks: vec![] };
+        let empty = Report { device: "cuda:0".to_string(), error: None, checks: vec![], profiles: None };
         assert_eq!(
             empty.to_json(),
             "{\n  \"format_version\": 1,\n  \"mac\": \"0000000000000000000000000000000000000000000000000000000000000000\",\n  \"device\": \"cuda:0\",\n  \"checks\": []\n}\n"
         );
         assert!(!empty.any_failed());
-        let broken =
-            Report { device: "none".to_string(), error: Some("no \"CUDA\"".to_string()), checks: vec![] };
+        let broken = Report {
+            device: "none".to_string(),
+            error: Some("no \"CUDA\"".to_string()),
+            checks: vec![],
+            profiles: None,
+        };
         assert_eq!(
             broken.to_json(),
             "{\n  \"format_version\": 1,\n  \"mac\": \"0000000000000000000000000000000000000000000000000000000000000000\",\n  \"device\": \"none\",\n  \"error\": \"no \\\"CUDA\\\"\",\n  \"checks\": []\n}\n"
@@ -553,7 +591,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("report.json");
         std::fs::write(&path, "old").unwrap();
-        let report = Report { device: "cpu".to_string(), error: None, checks: vec![] };
+        let report = Report { device: "cpu".to_string(), error: None, checks: vec![], profiles: None };
         report.write_atomically(&path).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), report.to_json());
         let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();

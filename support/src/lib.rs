@@ -34,6 +34,8 @@
 //! - [`gradcheck`]: gradients checked by finite differences in f64.
 //! - [`timing`]: warm-up, repeats, median, device synchronize.
 //! - [`memory`]: bytes held, peak and allocations of libtorch's allocators (CPU and CUDA).
+//! - [`profile`]: the learner's version against the reference and the built-in, timed and
+//!   measured at a few sizes, and a Chrome trace (`tensorlings profile`).
 //! - [`autograd`]: custom differentiable functions from a forward and a backward closure.
 //! - [`lexer`]: Rust source as tokens (std only, shared with the runner's outside-reach guard).
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
@@ -52,6 +54,7 @@ pub mod gradcheck;
 pub mod lexer;
 pub mod memory;
 mod panics;
+pub mod profile;
 pub mod random;
 pub mod ranks;
 pub mod reference;
@@ -83,13 +86,14 @@ pub mod prelude {
     pub use crate::device::cuda_or_skip;
     pub use crate::failure::{CheckResult, Failure, OrFail};
     pub use crate::gradcheck::{GradcheckOptions, gradcheck};
+    pub use crate::profile::ProfileCase;
     pub use crate::random::{randint, randn, uniform, with_magnitude};
     pub use crate::reference::{Call, call};
     pub use crate::source::{
         assert_calls, assert_does_not_call, assert_no_method_calls, assert_written_with,
     };
-    pub use crate::{call, check_that};
-    pub use crate::{random, source};
+    pub use crate::{call, check_that, profile_case};
+    pub use crate::{profile, random, source};
 }
 
 /// [`reference::call`] of a function of the exercise and of the reference with the same name,
