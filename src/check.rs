@@ -23,6 +23,8 @@ pub struct RunOptions {
     /// libtorch intra-op threads; `None` leaves libtorch's default.
     pub threads: Option<usize>,
     pub color: bool,
+    /// Profile mode (`tensorlings profile`): the profiles run after the checks.
+    pub profile: Option<crate::profile::Request>,
 }
 
 /// A failing verdict when the exercise's source reaches outside itself (see `guard`).
@@ -105,7 +107,7 @@ pub fn run_check(
         Err(e) => return could_not_run(format!("cannot create a temporary folder for the report: {e}")),
     };
     let report_path = report_dir.path().join("report.json");
-    let limits =
+    let mut limits =
         Limits { timeout: course.info.timeout(exercise), memory: Some(course.info.memory_limit(exercise).0) };
     let mut command = Command::new(executable);
     command
@@ -122,6 +124,9 @@ pub fn run_check(
     };
     if !options.color {
         command.env("NO_COLOR", "1");
+    }
+    if let Some(request) = &options.profile {
+        limits.timeout += request.apply(&mut command);
     }
     // A fresh secret on stdin, which the harness reads before any learner code runs: only
     // the harness can sign the report (see `protocol`).
@@ -161,7 +166,7 @@ fn interpret(finished: Finished, report: Option<&str>, limits: Limits, secret: &
     if let Some(signal) = exec::signal_of(&status) {
         return ended(Outcome::Signal { signal });
     }
-    let report = match report.map(|text| protocol::parse(text, Some(secret))) {
+    let mut report = match report.map(|text| protocol::parse(text, Some(secret))) {
         None => return ended(Outcome::NoReport { code: status.code() }),
         Some(Err(Rejected::Unsigned)) => return ended(Outcome::Untrusted),
         Some(Err(Rejected::Unreadable(reason))) => return ended(Outcome::BadReport { reason }),
@@ -174,10 +179,12 @@ fn interpret(finished: Finished, report: Option<&str>, limits: Limits, secret: &
         }
         Some(Ok(report)) => report,
     };
+    let profile = report.take_profile().map(Box::new);
     if let Some(message) = report.error {
         return Verdict { device: report.device, ..ended(Outcome::SetupError { message }) };
     }
-    let mut verdict = Verdict { checks: report.checks, device: report.device, ..ended(Outcome::Passed) };
+    let mut verdict =
+        Verdict { checks: report.checks, device: report.device, profile, ..ended(Outcome::Passed) };
     verdict.outcome = if verdict.count(CheckOutcome::Fail) > 0 {
         Outcome::ChecksFailed
     } else if verdict.count(CheckOutcome::Pass) == 0 {

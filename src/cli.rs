@@ -81,13 +81,24 @@ pub enum OutputFormat {
     Junit,
 }
 
+/// `profile --format`.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProfileFormat {
+    /// A table for people.
+    #[value(alias = "text")]
+    Human,
+    /// One JSON document on stdout with every figure.
+    Json,
+}
+
 #[derive(Subcommand)]
 pub enum Commands {
     /// Watch mode (the default): re-check the current exercise on every save.
     ///
     /// Keys: n next exercise (once this one passes), h hint, l the list (move, filter, search,
-    /// Enter makes an exercise current, x resets one), e edit, r re-run, c check all, x reset
-    /// the exercise (asks first), q quit. Needs a terminal; use `run` or `verify` in scripts.
+    /// Enter makes an exercise current, x resets one), e edit, r re-run, p profile (once the
+    /// exercise passes), c check all, x reset the exercise (asks first), q quit. Needs a
+    /// terminal; use `run` or `verify` in scripts.
     Watch {
         /// Open the current exercise with CMD when watch mode starts, and on `e` (see the
         /// option of the same name above the commands).
@@ -160,6 +171,27 @@ pub enum Commands {
         /// How many checks run at once (default: the number of cores).
         #[arg(long, short)]
         jobs: Option<std::num::NonZeroUsize>,
+    },
+    /// Time a passing exercise against the reference and the built-in, with its memory.
+    ///
+    /// For each function the exercise's checks declare as profiled, your version, the reference
+    /// solution and the built-in run on the same inputs at two or three sizes (warm-up, repeats,
+    /// median and the middle half of the runs, device synchronized on CUDA), with the peak
+    /// memory and the allocations of one run. A table with the ratios, and a sentence where a
+    /// ratio is poor. Exits 0, 1 when the exercise does not pass yet (nothing is measured), 2 on
+    /// an error (no profile declared: the message lists the exercises that have one).
+    Profile {
+        /// Exercise name, as `tensorlings list` shows it (default: the current one).
+        #[arg(add = ArgValueCandidates::new(exercise_names))]
+        name: Option<String>,
+        /// Also write a Chrome trace of one run of your version at the largest size (libtorch's
+        /// profiler: op names, input shapes, durations, memory) to FILE; open it in
+        /// https://ui.perfetto.dev or chrome://tracing.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<std::path::PathBuf>,
+        /// `human` (or `text`): a table; `json`: every figure, for graders.
+        #[arg(long, value_enum, default_value_t = ProfileFormat::Human)]
+        format: ProfileFormat,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset {

@@ -5,7 +5,7 @@
 
 #[path = "../support/src/lexer.rs"]
 #[allow(dead_code)]
-mod lexer;
+pub(crate) mod lexer;
 
 use lexer::Reach;
 

@@ -14,6 +14,7 @@ mod grade;
 mod guard;
 mod info_file;
 mod libtorch;
+mod profile;
 mod protocol;
 mod render;
 mod shipped;
@@ -89,7 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     libtorch::forget_inherited_libtorch(&course);
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
     let invoke = cli::invocation(&course.root);
-    let run = RunOptions { device: cli.device.as_str().to_string(), threads: None, color };
+    let run = RunOptions { device: cli.device.as_str().to_string(), threads: None, color, profile: None };
     let app = App { course, run, invoke };
     match cli.command.unwrap_or(Commands::Watch { edit_cmd: None }) {
         Commands::Watch { .. } => watch::run(&app, edit_cmd.as_deref()),
@@ -112,6 +113,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: std::io::stderr().is_terminal(),
             };
             grade::grade(&app, &students, &options)
+        }
+        Commands::Profile { name, trace, format } => {
+            profile::command(&app, name.as_deref(), trace.as_deref(), format)
         }
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),

@@ -30,6 +30,78 @@ pub struct Report {
     #[serde(default)]
     pub error: Option<String>,
     pub checks: Vec<CheckResult>,
+    /// Profile mode (`tensorlings profile`): where the Chrome trace was written, or why not.
+    #[serde(default)]
+    pub trace: Option<String>,
+    #[serde(default)]
+    pub trace_error: Option<String>,
+    /// Profile mode: one row per function, size and version; absent outside profile mode and
+    /// when a check failed.
+    #[serde(default)]
+    pub profiles: Option<Vec<ProfileRow>>,
+}
+
+/// What profile mode reported: its rows and the trace.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProfileSection {
+    pub rows: Vec<ProfileRow>,
+    /// The trace file written, or why it could not be; `None` when none was asked for.
+    pub trace: Option<Result<String, String>>,
+}
+
+impl Report {
+    /// The profile part of the report, when profile mode ran.
+    pub fn take_profile(&mut self) -> Option<ProfileSection> {
+        let rows = self.profiles.take()?;
+        let trace = match (self.trace.take(), self.trace_error.take()) {
+            (Some(path), _) => Some(Ok(path)),
+            (None, Some(why)) => Some(Err(why)),
+            (None, None) => None,
+        };
+        Some(ProfileSection { rows, trace })
+    }
+}
+
+/// Which version of a profiled function a row measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileVariant {
+    Exercise,
+    Reference,
+    Builtin,
+}
+
+/// One version of a profiled function at one size, as the harness measured it: the figures,
+/// or the `error` that stopped it (a panic at a size the checks did not try).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRow {
+    pub function: String,
+    /// The size's name (`n`).
+    pub parameter: String,
+    pub size: i64,
+    pub variant: ProfileVariant,
+    /// The built-in's name (`torch.cdist`); empty for the others.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub repeats: u64,
+    #[serde(default)]
+    pub median_ns: u64,
+    #[serde(default)]
+    pub q1_ns: u64,
+    #[serde(default)]
+    pub q3_ns: u64,
+    #[serde(default)]
+    pub min_ns: u64,
+    #[serde(default)]
+    pub peak_bytes: u64,
+    #[serde(default)]
+    pub allocations: u64,
+    #[serde(default)]
+    pub allocated_bytes: u64,
 }
 
 /// Why a report was not believed.
@@ -130,6 +202,21 @@ mod tests {
         assert_eq!(report.checks[1].name, "a \"quoted\" name");
         assert_eq!(report.checks[1].message, "line one\nline two\ttabbed \\ backslash é");
         assert_eq!(report.checks[0].duration_ms, 12);
+        assert_eq!(report.trace.as_deref(), Some("/tmp/trace.json"));
+        let rows = report.profiles.expect("the golden report has profiles");
+        let variants: Vec<ProfileVariant> = rows.iter().map(|r| r.variant).collect();
+        assert_eq!(variants, [ProfileVariant::Exercise, ProfileVariant::Builtin, ProfileVariant::Reference]);
+        assert_eq!(
+            (rows[0].function.as_str(), rows[0].parameter.as_str(), rows[0].size),
+            ("pairwise_distances", "n", 2048)
+        );
+        assert_eq!(
+            (rows[0].median_ns, rows[0].q1_ns, rows[0].q3_ns, rows[0].repeats),
+            (20_400_000, 19_800_000, 21_000_000, 12)
+        );
+        assert_eq!((rows[0].peak_bytes, rows[0].allocations), (50_331_648, 5));
+        assert_eq!(rows[1].name, "torch.cdist");
+        assert_eq!(rows[2].error.as_deref(), Some("libtorch error: \"out of memory\""));
     }
 
     #[test]

@@ -113,6 +113,9 @@ pub struct Verdict {
     pub output: String,
     pub device: Option<String>,
     pub duration: Duration,
+    /// What `tensorlings profile` measured, when it ran (after every check passed).
+    /// Boxed: most verdicts have none, and verdicts travel in enums whose size it would set.
+    pub profile: Option<Box<crate::protocol::ProfileSection>>,
 }
 
 impl Verdict {
@@ -124,6 +127,7 @@ impl Verdict {
             output: String::new(),
             device: None,
             duration: Duration::ZERO,
+            profile: None,
         }
     }
 

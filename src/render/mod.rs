@@ -2,6 +2,7 @@
 //! machines (JSON, and JUnit XML in `junit`).
 
 pub mod junit;
+pub mod profile;
 
 use std::fmt::Write as _;
 use std::path::Path;

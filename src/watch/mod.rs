@@ -32,7 +32,8 @@ use list::{Effect, ListView};
 /// check once they are done.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-const KEYS: &str = "n next · h hint · l list · e edit · r re-run · c check all · x reset · q quit";
+const KEYS: &str =
+    "n next · h hint · l list · e edit · r re-run · p profile · c check all · x reset · q quit";
 
 /// Lines around the list's rows: its header and keys, the footer under it, and one more for
 /// the keys' line, which wraps on a terminal narrower than 100 columns.
@@ -49,12 +50,16 @@ pub fn no_terminal(invoke: &str) -> String {
 enum Job {
     One(usize),
     All,
+    /// `tensorlings profile` of this exercise.
+    Profile(usize),
 }
 
 /// A worker's answer.
 pub enum Finished {
     One(usize, Result<Verdict>),
     All(Result<Vec<Verdict>>),
+    /// Boxed: a profile is larger than the other answers, which share the event channel.
+    Profile(usize, Box<Result<crate::profile::Profiled>>),
 }
 
 struct Watch<'a> {
@@ -216,6 +221,7 @@ impl Watch<'_> {
             Key::Char('r') => self.check_current()?,
             Key::Char('n') => self.next()?,
             Key::Char('c') => self.start(Job::All)?,
+            Key::Char('p') => self.profile_current()?,
             Key::Char('x') => {
                 self.confirming_reset = true;
                 self.notice = format!(
@@ -328,6 +334,13 @@ impl Watch<'_> {
                     Finished::One(index, check::check_exercise(&course, exercise, &options, false))
                 }) as Box<dyn FnOnce() -> Finished + Send>
             }
+            Job::Profile(index) => {
+                self.running = Some(Job::Profile(index));
+                Box::new(move || {
+                    let profiled = crate::profile::profile_exercise(&course, index, &options, None, false);
+                    Finished::Profile(index, Box::new(profiled))
+                })
+            }
             Job::All => {
                 self.running = Some(Job::All);
                 let options = verify::Options {
@@ -394,12 +407,52 @@ impl Watch<'_> {
                 self.body = render::summary_table(course, &indices, &verdicts, self.app.invoke);
                 self.notice = "Press r to re-check the current exercise.".into();
             }
+            Finished::Profile(index, profiled) => {
+                let exercise = &course.exercises()[index];
+                self.body = match (*profiled)? {
+                    crate::profile::Profiled::Measured(profile) => render::profile::table(&profile),
+                    crate::profile::Profiled::NotPassing(verdict) => {
+                        self.state.record(index, &verdict);
+                        let see_all = format!("`{} run {}` shows all", self.app.invoke, exercise.name);
+                        let shown = render::Shown {
+                            hint: "press h for a hint",
+                            output_lines: Some((15, &see_all)),
+                            invoke: self.app.invoke,
+                        };
+                        format!(
+                            "{}{}\n",
+                            render::verdict(course, exercise, &verdict, &shown),
+                            render::profile::not_passing(&exercise.name, self.app.invoke)
+                        )
+                    }
+                };
+                self.notice = "Press r to re-check the exercise and show its verdict again.".into();
+            }
         }
         self.state.save(course)?;
         if std::mem::take(&mut self.recheck) {
             return self.check_current();
         }
         self.draw()
+    }
+
+    /// `p`: profiles the current exercise once it passes and has a profile to run.
+    fn profile_current(&mut self) -> Result<()> {
+        let course = &self.app.course;
+        let index = self.state.current();
+        let exercise = &course.exercises()[index];
+        let declared = std::fs::read_to_string(course.check_path(exercise))
+            .is_ok_and(|source| crate::profile::declares_profile(&source));
+        if !declared {
+            self.notice =
+                render::profile::no_profile(&exercise.name, &crate::profile::profiled_exercises(course));
+            return self.draw();
+        }
+        if !self.state.done_flags()[index] {
+            self.notice = "p profiles the exercise once it passes; h shows a hint.".into();
+            return self.draw();
+        }
+        self.start(Job::Profile(index))
     }
 
     fn next(&mut self) -> Result<()> {
@@ -481,6 +534,10 @@ impl Watch<'_> {
                 course.info.timeout(exercise).as_secs()
             )),
             Some(Job::All) => text.push_str("Checking every exercise... (q stops it and quits)\n"),
+            Some(Job::Profile(_)) => text.push_str(&format!(
+                "Profiling {}: your version, the reference and the built-in at each size... (q stops it and quits)\n",
+                exercise.name
+            )),
             None => {}
         }
         if !self.notice.is_empty() {
