@@ -192,6 +192,11 @@ pub enum Commands {
         /// `human` (or `text`): a table; `json`: every figure, for graders.
         #[arg(long, value_enum, default_value_t = ProfileFormat::Human)]
         format: ProfileFormat,
+        /// Profile the exercise file in DIR (laid out like exercises/) instead of yours:
+        /// `--exercises-from solutions` times the reference against itself and the built-in
+        /// (scripts/bench-course), and an instructor can time a student's work.
+        #[arg(long, value_name = "DIR")]
+        exercises_from: Option<std::path::PathBuf>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset {

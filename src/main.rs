@@ -114,8 +114,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             grade::grade(&app, &students, &options)
         }
-        Commands::Profile { name, trace, format } => {
-            profile::command(&app, name.as_deref(), trace.as_deref(), format)
+        Commands::Profile { name, trace, format, exercises_from } => {
+            profile::command(&app, name.as_deref(), trace.as_deref(), format, exercises_from.as_deref())
         }
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),

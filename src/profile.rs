@@ -18,6 +18,7 @@ use crate::course::{Course, check_bin};
 use crate::guard::lexer;
 use crate::protocol::{ProfileRow, ProfileVariant};
 use crate::render;
+use crate::staging::{Stage, Subject};
 use crate::verdict::Verdict;
 
 /// Time profile mode may take on top of the exercise's timeout: at each size, each version runs
@@ -241,10 +242,13 @@ pub enum Profiled {
 }
 
 /// Builds the exercise's check binary and runs it in profile mode.
+/// `subject` names the exercise files to profile: the learner's, or another folder's
+/// (`--exercises-from solutions` profiles the reference against itself and the built-in).
 pub fn profile_exercise(
     course: &Course,
     index: usize,
     run: &RunOptions,
+    subject: Subject,
     trace: Option<&Path>,
     show_progress: bool,
 ) -> Result<Profiled> {
@@ -255,10 +259,24 @@ pub fn profile_exercise(
         threads: None,
         ..run.clone()
     };
-    let build =
-        Build { course, bins: vec![check_bin(exercise)], stage: None, color: options.color, show_progress }
-            .run()?;
-    let verdict = check::verdict_after_build(course, exercise, &build, None, &options, Instant::now());
+    let stage = match subject {
+        Subject::Exercises => None,
+        subject => {
+            let stage = Stage::open(course)?;
+            stage.stage(course, &[index], subject)?;
+            Some(stage)
+        }
+    };
+    let build = Build {
+        course,
+        bins: vec![check_bin(exercise)],
+        stage: stage.as_ref(),
+        color: options.color,
+        show_progress,
+    }
+    .run()?;
+    let verdict =
+        check::verdict_after_build(course, exercise, &build, stage.as_ref(), &options, Instant::now());
     if !verdict.passed() {
         return Ok(Profiled::NotPassing(Box::new(verdict)));
     }
@@ -281,6 +299,7 @@ pub fn command(
     name: Option<&str>,
     trace: Option<&Path>,
     format: ProfileFormat,
+    exercises_from: Option<&Path>,
 ) -> Result<ExitCode> {
     let state = app.load_state()?;
     let index = match name {
@@ -298,8 +317,19 @@ pub fn command(
         Some(path) => Some(absolute(path)?),
         None => None,
     };
+    let exercises_from = match exercises_from {
+        Some(dir) => Some(
+            dir.canonicalize()
+                .with_context(|| format!("--exercises-from: cannot open the folder {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let subject = match &exercises_from {
+        Some(dir) => Subject::Folder(dir),
+        None => Subject::Exercises,
+    };
     app.provision()?;
-    let profiled = profile_exercise(&app.course, index, &app.run, trace.as_deref(), true)?;
+    let profiled = profile_exercise(&app.course, index, &app.run, subject, trace.as_deref(), true)?;
     match profiled {
         Profiled::NotPassing(verdict) => {
             let hint = format!("`{} hint {}` shows a hint", app.invoke, exercise.name);

@@ -337,7 +337,14 @@ impl Watch<'_> {
             Job::Profile(index) => {
                 self.running = Some(Job::Profile(index));
                 Box::new(move || {
-                    let profiled = crate::profile::profile_exercise(&course, index, &options, None, false);
+                    let profiled = crate::profile::profile_exercise(
+                        &course,
+                        index,
+                        &options,
+                        crate::staging::Subject::Exercises,
+                        None,
+                        false,
+                    );
                     Finished::Profile(index, Box::new(profiled))
                 })
             }
