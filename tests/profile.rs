@@ -77,7 +77,12 @@ fn json_carries_every_figure_and_ratio() {
     let yours = &large["versions"][0];
     assert_eq!(yours["variant"], "exercise");
     assert_eq!(
-        (yours["median_ns"].as_u64(), yours["q1_ns"].as_u64(), yours["q3_ns"].as_u64(), yours["repeats"].as_u64()),
+        (
+            yours["median_ns"].as_u64(),
+            yours["q1_ns"].as_u64(),
+            yours["q3_ns"].as_u64(),
+            yours["repeats"].as_u64()
+        ),
         (Some(3_400_000), Some(3_060_000), Some(3_740_000), Some(9))
     );
     assert_eq!((yours["allocations"].as_u64(), yours["peak_bytes"].as_u64()), (Some(7), Some(48 << 20)));
