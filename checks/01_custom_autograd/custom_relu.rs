@@ -140,5 +140,20 @@ fn main() {
             let (x, upstream) = (randn(&[64, 32], Kind::Float, cuda), randn(&[64, 32], Kind::Float, cuda));
             gradient_matches(&x, &upstream, "for x on CUDA")
         })
+        // `tensorlings profile`: a forward and a backward through the custom function, against
+        // the built-in relu's, on n elements.
+        .profile(
+            "custom_relu forward and backward",
+            profile::sizes("n", [1 << 10, 1 << 16, 1 << 20]),
+            |n, device| {
+                let x = randn(&[n], Kind::Float, device).set_requires_grad(true);
+                let backward =
+                    |y: Tensor, x: &Tensor| Tensor::run_backward(&[y.sum(Kind::Float)], &[x], false, false);
+                ProfileCase::new(vec![x])
+                    .exercise(move |x| backward(exercise::custom_relu(&x[0]), &x[0]))
+                    .reference(move |x| backward(solution::custom_relu(&x[0]), &x[0]))
+                    .builtin("torch.relu", move |x| backward(x[0].relu(), &x[0]))
+            },
+        )
         .run()
 }

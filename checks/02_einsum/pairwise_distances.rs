@@ -221,5 +221,17 @@ fn main() {
                  the square for the fast one",
             )
         })
+        // `tensorlings profile`: n points against n points of 32 features, against torch.cdist.
+        // The direct version holds an [n, n, 32] difference: n = 1024 is 128 MiB already.
+        .profile("pairwise_distances", profile::sizes("n", [64, 256, 1024]), |n, device| {
+            let (x, y) = (randn(&[n, 32], Kind::Float, device), randn(&[n, 32], Kind::Float, device));
+            profile_case!(pairwise_distances(x, y))
+                .builtin("torch.cdist", |x| Tensor::cdist(&x[0], &x[1], 2.0, None))
+        })
+        .profile("pairwise_distances_fast", profile::sizes("n", [64, 512, 2048]), |n, device| {
+            let (x, y) = (randn(&[n, 32], Kind::Float, device), randn(&[n, 32], Kind::Float, device));
+            profile_case!(pairwise_distances_fast(x, y))
+                .builtin("torch.cdist", |x| Tensor::cdist(&x[0], &x[1], 2.0, None))
+        })
         .run()
 }

@@ -19,6 +19,7 @@ use tensorlings_support::{
     CheckResult, Checks, Tolerance, assert_close, assert_unchanged, check_that, compare::assert_equal,
     memory, within,
 };
+use tensorlings_support::{profile, profile_case};
 
 tensorlings_support::exercise_modules!("03_memory/memory_efficient_matmul.rs");
 
@@ -180,6 +181,13 @@ fn main() {
                 memory::format_bytes(large)
             );
             Ok(())
+        })
+        // `tensorlings profile`: blocks of 256 rows against the whole score matrix at once, for
+        // n rows against n rows of 64 features: the time the blocks cost and the memory they save.
+        .profile("softmax_weighted_sum", profile::sizes("n", [256, 1024, 4096]), |n, device| {
+            let (a, b, v) = (randn(&[n, 64], Kind::Float, device), randn(&[n, 64], Kind::Float, device), randn(&[n, 64], Kind::Float, device));
+            profile_case!(softmax_weighted_sum(a, b, v; 256))
+                .builtin("softmax(a @ b.T) @ v, whole", |x| x[0].matmul(&x[1].tr()).softmax(-1, Kind::Float).matmul(&x[2]))
         })
         .run()
 }

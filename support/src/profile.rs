@@ -17,11 +17,12 @@
 //! In profile mode the harness runs the checks first, and the profiles only when every check
 //! passed: a wrong answer is not worth timing. For each size and each version (the exercise's,
 //! the reference's, the built-in's) it runs the version twice untimed (warm-up), once under
-//! [`crate::memory::measure`] (peak bytes above the start, allocations), then repeatedly under
-//! [`crate::timing::measure`] (synchronizing the device around each run) until about a quarter
-//! of a second is spent, with at least [`MIN_REPEATS`] and at most [`MAX_REPEATS`] runs. The
-//! figures go into the signed report (`docs/check-protocol.md`), where the runner computes the
-//! ratios and says what they mean.
+//! [`crate::memory::measure`] (peak bytes above the start, allocations) and once more to know
+//! its time; then the versions are timed in turns, one run of each a round (synchronizing the
+//! device around each run), so that load from other processes slows them alike, for about a
+//! quarter of a second per version, with at least [`MIN_REPEATS`] and at most [`MAX_REPEATS`]
+//! rounds. The figures go into the signed report (`docs/check-protocol.md`), where the runner
+//! computes the ratios and says what they mean.
 //!
 //! With [`TRACE_VAR`] set to a path, one run of the exercise's version of each function at its
 //! largest size is recorded by libtorch's profiler (Kineto, as `torch.profiler`) and written
@@ -270,55 +271,113 @@ fn profile_size(declaration: &Declared<'_>, size: i64, device: Device, rows: &mu
         }
     };
     let inputs = std::mem::take(&mut case.inputs);
+    let mut slots = Vec::new();
     if let Some(run) = case.exercise.as_mut() {
-        rows.push(row(Variant::Exercise, "", measure_version(run, &inputs, device)));
+        slots.push(Slot::new(Variant::Exercise, String::new(), run));
     }
     if let Some(run) = case.reference.as_mut() {
-        rows.push(row(Variant::Reference, "", measure_version(run, &inputs, device)));
+        slots.push(Slot::new(Variant::Reference, String::new(), run));
     }
     if let Some((name, run)) = case.builtin.as_mut() {
-        rows.push(row(Variant::Builtin, name, measure_version(run, &inputs, device)));
+        slots.push(Slot::new(Variant::Builtin, name.clone(), run));
+    }
+    for slot in &mut slots {
+        slot.prepare(&inputs, device);
+    }
+    // Taken in turns, one run of each version a round: a burst of load from another process
+    // (a compiler, a browser) then slows every version alike, and the ratios hold.
+    let round: Duration = slots.iter().filter_map(|slot| slot.probe).sum();
+    let repeats = repeats_within_budget(round, slots.len());
+    for _ in 0..repeats {
+        for slot in &mut slots {
+            slot.time_once(&inputs, device);
+        }
+    }
+    for slot in slots {
+        let (variant, name) = (slot.variant, slot.name.clone());
+        rows.push(row(variant, &name, slot.figures()));
     }
 }
 
-/// Warm-up, one run for memory, then timed runs; a panic (a libtorch error at a size the checks
-/// did not try) is the row's error.
-fn measure_version(run: &mut Version<'_>, inputs: &[Tensor], device: Device) -> Result<Figures, String> {
-    catch_panics(|| {
-        for _ in 0..WARMUP {
-            run(inputs);
-        }
-        synchronize(device);
-        let memory = crate::memory::measure(device, || {
-            run(inputs);
+/// One version of a function at one size while it is measured.
+struct Slot<'v, 'a> {
+    variant: Variant,
+    name: String,
+    run: &'v mut Version<'a>,
+    memory: Option<crate::memory::Measurement>,
+    /// The untimed run's duration, used to size the rounds.
+    probe: Option<Duration>,
+    samples: Vec<Duration>,
+    /// A panic (a libtorch error at a size the checks did not try) or a memory error.
+    error: Option<String>,
+}
+
+impl<'v, 'a> Slot<'v, 'a> {
+    fn new(variant: Variant, name: String, run: &'v mut Version<'a>) -> Self {
+        Slot { variant, name, run, memory: None, probe: None, samples: Vec::new(), error: None }
+    }
+
+    /// Warm-up, one run for memory, and one to know how long a run takes.
+    fn prepare(&mut self, inputs: &[Tensor], device: Device) {
+        let run = &mut self.run;
+        let prepared = catch_panics(|| {
+            for _ in 0..WARMUP {
+                run(inputs);
+            }
             synchronize(device);
+            let memory = crate::memory::measure(device, || {
+                run(inputs);
+                synchronize(device);
+            })
+            .map(|((), m)| m)
+            .map_err(|e| e.to_string())?;
+            let probe = crate::timing::measure(device, 0, 1, || run(inputs));
+            Ok((memory, probe.median))
         })
-        .map(|((), m)| m)
-        .map_err(|e| e.to_string())?;
-        let probe = crate::timing::measure(device, 0, 1, || run(inputs));
-        let repeats = repeats_within_budget(probe.median);
-        let timing = crate::timing::measure(device, 0, repeats, || run(inputs));
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let mut samples: Vec<u64> = timing.samples.iter().map(|&d| nanos(d)).collect();
+        .unwrap_or_else(Err);
+        match prepared {
+            Ok((memory, probe)) => (self.memory, self.probe) = (Some(memory), Some(probe)),
+            Err(why) => self.error = Some(why),
+        }
+    }
+
+    /// One timed run, the device synchronized before and after; nothing once it has failed.
+    fn time_once(&mut self, inputs: &[Tensor], device: Device) {
+        if self.error.is_some() {
+            return;
+        }
+        let run = &mut self.run;
+        match catch_panics(|| crate::timing::measure(device, 0, 1, || run(inputs))) {
+            Ok(timing) => self.samples.push(timing.median),
+            Err(why) => self.error = Some(why),
+        }
+    }
+
+    fn figures(self) -> Result<Figures, String> {
+        if let Some(why) = self.error {
+            return Err(why);
+        }
+        let memory = self.memory.unwrap_or_default();
+        let nanos = |d: &Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let mut samples: Vec<u64> = self.samples.iter().map(nanos).collect();
         samples.sort_unstable();
         Ok(Figures {
             repeats: samples.len(),
-            median_ns: nanos(timing.median),
+            median_ns: quantile(&samples, 0.5),
             q1_ns: quantile(&samples, 0.25),
             q3_ns: quantile(&samples, 0.75),
-            min_ns: nanos(timing.min),
+            min_ns: samples.first().copied().unwrap_or(0),
             peak_bytes: memory.peak_bytes,
             allocations: memory.allocations,
             allocated_bytes: memory.allocated_bytes,
         })
-    })
-    .unwrap_or_else(Err)
+    }
 }
 
-/// How many timed runs fit in [`TIME_BUDGET`] for a run that took `one`, within
-/// [`MIN_REPEATS`]..=[`MAX_REPEATS`].
-fn repeats_within_budget(one: Duration) -> usize {
-    let fit = TIME_BUDGET.as_nanos() / one.as_nanos().max(1);
+/// How many rounds of `versions` versions fit in [`TIME_BUDGET`] per version when a round takes
+/// `round`, within [`MIN_REPEATS`]..=[`MAX_REPEATS`].
+fn repeats_within_budget(round: Duration, versions: usize) -> usize {
+    let fit = TIME_BUDGET.as_nanos() * versions as u128 / round.as_nanos().max(1);
     usize::try_from(fit).unwrap_or(usize::MAX).clamp(MIN_REPEATS, MAX_REPEATS)
 }
 
@@ -527,10 +586,12 @@ mod tests {
 
     #[test]
     fn repeats_fill_the_budget_within_bounds() {
-        assert_eq!(repeats_within_budget(Duration::from_secs(1)), MIN_REPEATS);
-        assert_eq!(repeats_within_budget(Duration::from_millis(25)), 10);
-        assert_eq!(repeats_within_budget(Duration::from_nanos(1)), MAX_REPEATS);
-        assert_eq!(repeats_within_budget(Duration::ZERO), MAX_REPEATS);
+        assert_eq!(repeats_within_budget(Duration::from_secs(1), 1), MIN_REPEATS);
+        assert_eq!(repeats_within_budget(Duration::from_millis(25), 1), 10);
+        // Three versions of 25 ms each: a round of 75 ms, the budget of three versions.
+        assert_eq!(repeats_within_budget(Duration::from_millis(75), 3), 10);
+        assert_eq!(repeats_within_budget(Duration::from_nanos(1), 3), MAX_REPEATS);
+        assert_eq!(repeats_within_budget(Duration::ZERO, 1), MAX_REPEATS);
     }
 
     #[test]
