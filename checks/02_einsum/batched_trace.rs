@@ -66,5 +66,12 @@ fn main() {
                 WITH_EINSUM,
             )
         })
+        // `tensorlings profile`: the traces of 64 n x n matrices against diagonal().sum(-1).
+        .profile("traces", profile::sizes("n", [16, 128, 1024]), |n, device| {
+            let m = randn(&[64, n, n], Kind::Float, device);
+            profile_case!(traces(m)).builtin("m.diagonal(0, 1, 2).sum(-1)", |x| {
+                x[0].diagonal(0, 1, 2).sum_dim_intlist(-1, false, None::<Kind>)
+            })
+        })
         .run()
 }

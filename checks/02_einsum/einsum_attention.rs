@@ -234,5 +234,26 @@ fn main() {
                  the weighted sum yourself",
             )
         })
+        // `tensorlings profile`: 8 sequences of n queries and n keys of 64 features, no mask,
+        // against the fused scaled_dot_product_attention.
+        .profile("attention", profile::sizes("n", [64, 256, 1024]), |n, device| {
+            let (q, k, v) = (
+                randn(&[8, n, 64], Kind::Float, device),
+                randn(&[8, n, 64], Kind::Float, device),
+                randn(&[8, n, 64], Kind::Float, device),
+            );
+            profile_case!(attention(q, k, v; None)).builtin("F.scaled_dot_product_attention", |x| {
+                Tensor::scaled_dot_product_attention(
+                    &x[0],
+                    &x[1],
+                    &x[2],
+                    None::<&Tensor>,
+                    0.0,
+                    false,
+                    None,
+                    false,
+                )
+            })
+        })
         .run()
 }

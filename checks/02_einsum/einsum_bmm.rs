@@ -56,5 +56,10 @@ fn main() {
         .check("bmm and shared_weights are written with einsum", |_ctx| {
             assert_written_with(EXERCISE_SOURCE, "einsum", &["matmul", "mm", "mv", "bmm"], WITH_EINSUM)
         })
+        // `tensorlings profile`: 16 pairs of n x n matrices against bmm.
+        .profile("bmm", profile::sizes("n", [32, 128, 512]), |n, device| {
+            let (a, b) = (randn(&[16, n, n], Kind::Float, device), randn(&[16, n, n], Kind::Float, device));
+            profile_case!(bmm(a, b)).builtin("a.bmm(b)", |x| x[0].bmm(&x[1]))
+        })
         .run()
 }

@@ -56,5 +56,10 @@ fn main() {
         .check("matmul and matvec are written with einsum", |_ctx| {
             assert_written_with(EXERCISE_SOURCE, "einsum", &["matmul", "mm", "mv", "bmm"], WITH_EINSUM)
         })
+        // `tensorlings profile`: square n x n matrices against matmul.
+        .profile("matmul", profile::sizes("n", [64, 256, 1024]), |n, device| {
+            let (a, b) = (randn(&[n, n], Kind::Float, device), randn(&[n, n], Kind::Float, device));
+            profile_case!(matmul(a, b)).builtin("a.matmul(b)", |x| x[0].matmul(&x[1]))
+        })
         .run()
 }

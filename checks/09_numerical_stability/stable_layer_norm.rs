@@ -9,6 +9,7 @@
 
 use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::assert_grad_close;
+use tensorlings_support::profile::{self, ProfileCase};
 use tensorlings_support::random::randn;
 use tensorlings_support::source::assert_no_method_calls;
 use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
@@ -232,6 +233,17 @@ fn main() {
                 "the exercise is to write layer norm yourself (torch's is what yours is compared \
                  with): mean, centered, variance, divide",
             )
+        })
+        // `tensorlings profile`: n rows of 1024 features with a weight and a bias, against
+        // layer_norm.
+        .profile("layer_norm", profile::sizes("n", [16, 256, 4096]), |n, device| {
+            let x = randn(&[n, 1024], Kind::Float, device);
+            let (weight, bias) = (randn(&[1024], Kind::Float, device), randn(&[1024], Kind::Float, device));
+            // Optional tensors among the arguments: a case of its own rather than profile_case!.
+            ProfileCase::new(vec![x, weight, bias])
+                .exercise(|x| exercise::layer_norm(&x[0], &[1024], Some(&x[1]), Some(&x[2]), 1e-5))
+                .reference(|x| solution::layer_norm(&x[0], &[1024], Some(&x[1]), Some(&x[2]), 1e-5))
+                .builtin("F.layer_norm", |x| x[0].layer_norm([1024], Some(&x[1]), Some(&x[2]), 1e-5, false))
         })
         .run()
 }

@@ -12,6 +12,7 @@ use tch::{Kind, Tensor};
 use tensorlings_support::random::{randn, with_magnitude};
 use tensorlings_support::source::assert_no_method_calls;
 use tensorlings_support::{CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, within};
+use tensorlings_support::{profile, profile_case};
 
 tensorlings_support::exercise_modules!("09_numerical_stability/stable_softmax.rs");
 
@@ -282,6 +283,20 @@ fn main() {
                 "the exercise is to write them yourself (the built-ins are what your functions are \
                  compared with): subtract each row's maximum, exp, sum, log",
             )
+        })
+        // `tensorlings profile`: n rows of 1024 logits, over the last dim, against the built-ins.
+        .profile("stable_softmax", profile::sizes("n", [16, 256, 4096]), |n, device| {
+            let x = randn(&[n, 1024], Kind::Float, device);
+            profile_case!(stable_softmax(x; 1)).builtin("x.softmax(-1)", |x| x[0].softmax(-1, None::<Kind>))
+        })
+        .profile("stable_log_softmax", profile::sizes("n", [16, 256, 4096]), |n, device| {
+            let x = randn(&[n, 1024], Kind::Float, device);
+            profile_case!(stable_log_softmax(x; 1))
+                .builtin("x.log_softmax(-1)", |x| x[0].log_softmax(-1, None::<Kind>))
+        })
+        .profile("stable_logsumexp", profile::sizes("n", [16, 256, 4096]), |n, device| {
+            let x = randn(&[n, 1024], Kind::Float, device);
+            profile_case!(stable_logsumexp(x; 1)).builtin("x.logsumexp(-1)", |x| x[0].logsumexp([-1], false))
         })
         .run()
 }
