@@ -31,6 +31,12 @@
 // Other rows must equal torch's softmax, log_softmax and logsumexp, and gradients must flow (use
 // tensor operations, no Rust loops over rows). Do not call those three built-ins: they are what
 // your functions are compared with. `dim` may be negative, and the inputs may be views.
+//
+// Speed (`tensorlings profile stable_softmax`): written with tensor operations, softmax and
+// log_softmax are 3x to 5x slower than the built-ins on 4096 rows of 1024 (BENCHMARKS.md): each
+// step (the max, the shift, exp, the sum, the masks of fully masked rows, the division) is a pass
+// over the data with a result of its own, 20 allocations where the built-in makes 1 fused pass.
+// The exercise is about what the fused kernel does for you; `tensorlings profile` shows the cost.
 
 use tch::{Kind, Tensor};
 
