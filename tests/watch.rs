@@ -349,3 +349,24 @@ fn paths_are_hyperlinks_in_a_terminal_with_colors() {
     press(&mut watch, "q");
     watch.exp_eof().unwrap();
 }
+
+#[test]
+fn p_profiles_the_current_exercise_once_it_passes() {
+    let course = Course::new();
+    course.solve_all();
+    // square (the last exercise) declares a profile; add (the first) does not.
+    let mut watch = start_watch(&course);
+    watch.exp_string("add passed").unwrap();
+    press(&mut watch, "p");
+    watch.exp_string("`add` declares no profile").unwrap();
+    watch.exp_string("these exercises do: square").unwrap();
+    press(&mut watch, "n");
+    watch.exp_string("typed passed").unwrap();
+    press(&mut watch, "n");
+    watch.exp_string("square passed").unwrap();
+    press(&mut watch, "p");
+    watch.exp_string("Profile of square").unwrap();
+    watch.exp_string("3.40x slower than the reference at n = 1000").unwrap();
+    press(&mut watch, "q");
+    assert_exited_cleanly(&watch);
+}

@@ -58,8 +58,7 @@ enum Job {
 pub enum Finished {
     One(usize, Result<Verdict>),
     All(Result<Vec<Verdict>>),
-    /// Boxed: a profile is larger than the other answers, which share the event channel.
-    Profile(usize, Box<Result<crate::profile::Profiled>>),
+    Profile(usize, Result<crate::profile::Profiled>),
 }
 
 struct Watch<'a> {
@@ -298,9 +297,10 @@ impl Watch<'_> {
 
     fn check_current(&mut self) -> Result<()> {
         if let Some(job) = &self.running {
-            // A check of an older version of this file is of no use: stop it (its build or its
-            // run) rather than wait up to the timeout; checking every exercise is left to finish.
-            if matches!(job, Job::One(index) if *index == self.state.current()) {
+            // A check or a profile of an older version of this file is of no use: stop it (its
+            // build or its run) rather than wait up to the timeout; checking every exercise is
+            // left to finish.
+            if matches!(job, Job::One(index) | Job::Profile(index) if *index == self.state.current()) {
                 crate::exec::stop_all();
                 self.stale = true;
             }
@@ -345,7 +345,7 @@ impl Watch<'_> {
                         None,
                         false,
                     );
-                    Finished::Profile(index, Box::new(profiled))
+                    Finished::Profile(index, profiled)
                 })
             }
             Job::All => {
@@ -416,7 +416,7 @@ impl Watch<'_> {
             }
             Finished::Profile(index, profiled) => {
                 let exercise = &course.exercises()[index];
-                self.body = match (*profiled)? {
+                self.body = match profiled? {
                     crate::profile::Profiled::Measured(profile) => render::profile::table(&profile),
                     crate::profile::Profiled::NotPassing(verdict) => {
                         self.state.record(index, &verdict);
