@@ -19,7 +19,7 @@ use crate::guard::lexer;
 use crate::protocol::{ProfileRow, ProfileVariant};
 use crate::render;
 use crate::staging::{Stage, Subject};
-use crate::verdict::Verdict;
+use crate::verdict::{Status, Verdict};
 
 /// Time profile mode may take on top of the exercise's timeout: at each size, each version runs
 /// a few times untimed and about a quarter of a second timed, and a slow one at least 5 times.
@@ -335,6 +335,11 @@ pub fn command(
             let hint = format!("`{} hint {}` shows a hint", app.invoke, exercise.name);
             let shown = render::Shown { hint: &hint, output_lines: None, invoke: app.invoke };
             print!("{}", render::verdict(&app.course, exercise, &verdict, &shown));
+            // Checks that could not run at all (--device cuda without a GPU) are a setup
+            // problem, which the verdict explains; the exercise may well pass.
+            if verdict.status() == Status::Error {
+                return Ok(ExitCode::from(2));
+            }
             eprintln!("{}", render::profile::not_passing(&exercise.name, app.invoke));
             Ok(ExitCode::from(1))
         }

@@ -23,6 +23,18 @@ fn an_exercise_that_does_not_pass_is_not_profiled() {
 }
 
 #[test]
+fn checks_that_cannot_run_are_a_setup_error_not_a_failure() {
+    let course = Course::new();
+    course.solve_all();
+    course
+        .cmd(&["profile", "square", "--device", "cuda"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("could not be checked: no CUDA device in the fixture"))
+        .stderr(predicate::str::contains("does not pass yet").not());
+}
+
+#[test]
 fn an_exercise_without_a_profile_names_those_that_have_one() {
     let course = Course::new();
     course.solve_all();
