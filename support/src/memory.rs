@@ -246,18 +246,20 @@ fn cuda_result(call: impl FnOnce(*mut *mut c_char) -> i32) -> Result<(), MemoryE
     match call(&mut err) {
         ffi::OK => Ok(()),
         ffi::NO_CUDA => Err(MemoryError::NoCuda),
-        _ => {
-            let message = if err.is_null() {
-                "unknown error".to_string()
-            } else {
-                // SAFETY: the shim set `err` to a NUL-terminated string from malloc.
-                let text = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
-                unsafe { ffi::tl_free_string(err) };
-                text
-            };
-            Err(MemoryError::Cuda(message))
-        }
+        _ => Err(MemoryError::Cuda(take_shim_message(err))),
     }
+}
+
+/// The message a shim function left in its error slot (a string from malloc, or null), freed.
+/// Shared by the shims' Rust sides (`memory`, `profile`).
+pub(crate) fn take_shim_message(err: *mut c_char) -> String {
+    if err.is_null() {
+        return "unknown error".to_string();
+    }
+    // SAFETY: the shims set `err` to a NUL-terminated string from malloc, freed once, here.
+    let text = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
+    unsafe { ffi::tl_free_string(err) };
+    text
 }
 
 mod ffi {

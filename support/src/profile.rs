@@ -29,7 +29,7 @@
 //! there as a Chrome trace: op names, input shapes, durations and memory, which Perfetto and
 //! chrome://tracing open. Each run sits in a range named after the function and size.
 
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -493,15 +493,7 @@ fn shim_result(call: impl FnOnce(*mut *mut c_char) -> i32) -> Result<(), TraceEr
     if call(&mut err) == ffi::OK {
         return Ok(());
     }
-    let message = if err.is_null() {
-        "unknown error".to_string()
-    } else {
-        // SAFETY: the shim set `err` to a NUL-terminated string from malloc.
-        let text = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
-        unsafe { ffi::tl_free_string(err) };
-        text
-    };
-    Err(TraceError(message))
+    Err(TraceError(crate::memory::take_shim_message(err)))
 }
 
 /// Appends the profile section of the report (`"profiles": [...]`, one row a line) to `out`,
@@ -566,8 +558,6 @@ mod ffi {
         pub fn tl_profile_trace_start(cuda: bool, err: *mut *mut c_char) -> i32;
         pub fn tl_profile_trace_stop(path: *const c_char, err: *mut *mut c_char) -> i32;
         pub fn tl_profile_range(name: *const c_char, body: extern "C" fn(*mut c_void), data: *mut c_void);
-        /// Defined by the autograd shim; frees a string that a shim function returned.
-        pub fn tl_free_string(s: *mut c_char);
     }
 }
 
