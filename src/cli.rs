@@ -197,6 +197,10 @@ pub enum Commands {
         /// (scripts/bench-course), and an instructor can time a student's work.
         #[arg(long, value_name = "DIR")]
         exercises_from: Option<std::path::PathBuf>,
+        /// libtorch's intra-op threads while measuring (default: libtorch's own count, the
+        /// machine's cores). 1 gives steadier ratios on a busy machine (scripts/bench-course).
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Restore an exercise as shipped; your version is kept as a backup whose path is printed.
     Reset {

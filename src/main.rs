@@ -114,9 +114,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             grade::grade(&app, &students, &options)
         }
-        Commands::Profile { name, trace, format, exercises_from } => {
-            profile::command(&app, name.as_deref(), trace.as_deref(), format, exercises_from.as_deref())
-        }
+        Commands::Profile { name, trace, format, exercises_from, threads } => profile::command(
+            &app,
+            name.as_deref(),
+            trace.as_deref(),
+            format,
+            exercises_from.as_deref(),
+            threads.map(|t| t.get()),
+        ),
         Commands::Reset { name } => app.reset(&name),
         Commands::Setup { check } => app.setup(check),
         Commands::Dev(DevCommands::Check { jobs, only }) => {

@@ -253,12 +253,8 @@ pub fn profile_exercise(
     show_progress: bool,
 ) -> Result<Profiled> {
     let exercise = &course.exercises()[index];
-    let options = RunOptions {
-        profile: Some(Request { trace: trace.map(Path::to_path_buf) }),
-        // The whole machine: profiles run alone.
-        threads: None,
-        ..run.clone()
-    };
+    let options =
+        RunOptions { profile: Some(Request { trace: trace.map(Path::to_path_buf) }), ..run.clone() };
     let stage = match subject {
         Subject::Exercises => None,
         subject => {
@@ -300,6 +296,7 @@ pub fn command(
     trace: Option<&Path>,
     format: ProfileFormat,
     exercises_from: Option<&Path>,
+    threads: Option<usize>,
 ) -> Result<ExitCode> {
     let state = app.load_state()?;
     let index = match name {
@@ -329,7 +326,9 @@ pub fn command(
         None => Subject::Exercises,
     };
     app.provision()?;
-    let profiled = profile_exercise(&app.course, index, &app.run, subject, trace.as_deref(), true)?;
+    // Profiles run alone: the machine's threads, unless asked otherwise.
+    let run = RunOptions { threads, ..app.run.clone() };
+    let profiled = profile_exercise(&app.course, index, &run, subject, trace.as_deref(), true)?;
     match profiled {
         Profiled::NotPassing(verdict) => {
             let hint = format!("`{} hint {}` shows a hint", app.invoke, exercise.name);
