@@ -24,7 +24,7 @@
 //
 // Speed (`tensorlings profile custom_relu`): expect your function, like the reference, to be
 // about 2x slower than the built-in relu on a forward and a backward of a million elements
-// (BENCHMARKS.md, "The course's own numbers"). It is meant to be: its backward is a Rust closure
+// (2.4x in BENCHMARKS.md, "The course's own numbers"). It is meant to be: its backward is a Rust closure
 // that libtorch calls back, which builds a mask and a product where relu's own backward is one
 // fused kernel, and the profile shows the extra allocations. A custom function buys control of
 // the gradient, not speed; relu_benchmark measures that trade fairly.

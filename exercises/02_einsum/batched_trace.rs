@@ -16,13 +16,6 @@
 //
 // The checks read your code: use `Tensor::einsum`, and do not call `diagonal`, `diag` or
 // `trace` (what your results are compared with) outside `main`.
-//
-// Speed (`tensorlings profile batched_trace`): einsum("bii->b") is about 3x slower than
-// `m.diagonal(0, 1, 2).sum(-1)` on 64 matrices of 1024 x 1024 on a CPU (BENCHMARKS.md). The
-// trace (`--trace FILE`) shows why: einsum takes the same diagonal view, no copy, then moves its
-// dimensions around for its general contraction path and sums the strided diagonal in that
-// order. Both read only the n diagonal entries; the exercise is about reading the equation, and
-// in hot code the direct call is the faster one.
 
 use tch::{Device, Kind, Tensor};
 
