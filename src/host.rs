@@ -32,7 +32,7 @@ pub const HOST_BIN: &str = "tensorlings_host";
 
 /// How long the host may take to start and connect: it loads libtorch, which takes about a
 /// second on a slow disk and far less when cached.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long to wait for the end marker once the child has ended: the host writes it before it
 /// answers, so only a descendant that left the check's group could delay it.
@@ -71,6 +71,8 @@ pub struct HostedCheck<'a> {
 /// A running host.
 pub struct WarmHost {
     child: Child,
+    /// The program it was started from, and when that was built: a rebuilt host replaces it.
+    program: (PathBuf, Option<std::time::SystemTime>),
     requests: UnixStream,
     answers: Receiver<Result<Answer>>,
     stdout: Receiver<Vec<u8>>,
@@ -126,12 +128,15 @@ impl WarmHost {
                 }
             }
         });
-        Ok(WarmHost { child, requests: stream, answers, stdout, stderr, _socket_dir: socket_dir })
+        let program = (program.to_path_buf(), built_at(program));
+        Ok(WarmHost { child, program, requests: stream, answers, stdout, stderr, _socket_dir: socket_dir })
     }
 
-    /// Whether the host process is still there to take a check.
-    pub fn is_alive(&mut self) -> bool {
+    /// Whether the host process is still there to take a check, and is the build of `program`
+    /// that is there now.
+    pub fn is_current(&mut self, program: &Path) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+            && self.program == (program.to_path_buf(), built_at(program))
     }
 
     /// Runs one check in a forked child of the host, under `check.limits`. An error means the
@@ -198,6 +203,10 @@ impl Drop for WarmHost {
         exec::kill_group(self.child.id());
         let _ = self.child.wait();
     }
+}
+
+fn built_at(program: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(program).and_then(|m| m.modified()).ok()
 }
 
 /// A marker no check can print by chance or by design: it is made per check from the system's
@@ -267,6 +276,9 @@ pub const WARM_HOST_VAR: &str = "TENSORLINGS_WARM_HOST";
 /// keeps, per check library, the rustc command that rebuilds it (see `replay`).
 pub struct Hosting {
     host: Mutex<Option<WarmHost>>,
+    /// Set when the host failed to start: this session's checks then run in processes rather
+    /// than pay for a failed start each time.
+    given_up: std::sync::atomic::AtomicBool,
     /// The host program as cargo last built it.
     program: Mutex<Option<PathBuf>>,
     recorded: Mutex<HashMap<String, Recorded>>,
@@ -284,6 +296,7 @@ impl Hosting {
         }
         Some(Hosting {
             host: Mutex::new(None),
+            given_up: std::sync::atomic::AtomicBool::new(false),
             program: Mutex::new(None),
             recorded: Mutex::new(HashMap::new()),
         })
@@ -293,12 +306,8 @@ impl Hosting {
     /// host first when there is none or it has died. On an error the host is dropped, so the
     /// next check starts a fresh one.
     pub fn run(&self, program: &Path, check: &HostedCheck<'_>) -> Result<Finished> {
-        let mut slot = locked(&self.host);
-        if !slot.as_mut().is_some_and(WarmHost::is_alive) {
-            *slot = None;
-            *slot = Some(WarmHost::start(program)?);
-        }
-        let result = slot.as_mut().expect("started above").run(check);
+        let mut slot = self.started(program)?;
+        let result = slot.as_mut().expect("started").run(check);
         if result.is_err() {
             *slot = None;
         }
@@ -308,11 +317,27 @@ impl Hosting {
     /// Starts the host now, if it is not running, so that the next check finds it ready.
     pub fn start(&self, program: &Path) -> Result<()> {
         *locked(&self.program) = Some(program.to_path_buf());
-        let mut slot = locked(&self.host);
-        if !slot.as_mut().is_some_and(WarmHost::is_alive) {
-            *slot = Some(WarmHost::start(program)?);
+        self.started(program).map(drop)
+    }
+
+    /// The host, started from `program` unless the one running is that build.
+    fn started(&self, program: &Path) -> Result<std::sync::MutexGuard<'_, Option<WarmHost>>> {
+        use std::sync::atomic::Ordering;
+        if self.given_up.load(Ordering::Relaxed) {
+            bail!("the check host did not start earlier in this session");
         }
-        Ok(())
+        let mut slot = locked(&self.host);
+        if !slot.as_mut().is_some_and(|host| host.is_current(program)) {
+            *slot = None;
+            match WarmHost::start(program) {
+                Ok(host) => *slot = Some(host),
+                Err(error) => {
+                    self.given_up.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(slot)
     }
 
     /// The host program, once cargo has built it in this session.

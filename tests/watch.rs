@@ -419,3 +419,21 @@ fn without_the_warm_host_checks_run_in_their_own_process() {
     press(&mut watch, "q");
     watch.exp_eof().unwrap();
 }
+
+/// A host that cannot start costs nothing: the checks run in processes of their own, with the
+/// same verdicts.
+#[test]
+fn a_host_that_does_not_start_leaves_checks_to_processes() {
+    let course = Course::new();
+    course.write("course/host.rs", "fn main() { eprintln!(\"no host today\"); std::process::exit(3) }\n");
+    course.write_add(
+        "println!(\"running in {:?}\", std::env::current_exe().unwrap().file_name().unwrap()); a - b",
+    );
+    let mut watch = start_watch(&course);
+    watch.exp_string("running in \"add_check\"").unwrap();
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    save_by_rename(&course.path("exercises/00_basics/add.rs"), &course.read("solutions/00_basics/add.rs"));
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}

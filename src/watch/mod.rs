@@ -108,11 +108,14 @@ pub fn run(app: &App, edit_cmd: Option<&str>) -> Result<ExitCode> {
         Some(_) => (vec![HOST_BIN.to_string()], vec![hosted_lib(current)]),
         None => (vec![check_bin(current)], Vec::new()),
     };
-    let build = Build { course: &app.course, bins, examples, stage: None, color: false, show_progress: true }
-        .run()?;
+    let (build, cargo_log) =
+        Build { course: &app.course, bins, examples, stage: None, color: false, show_progress: true }
+            .run_verbose()?;
     if let (Some(hosting), Some(program)) =
         (&hosting, build.bins.get(HOST_BIN).and_then(|built| built.executable.clone()))
     {
+        // When this build compiled the library, the first save can already skip cargo.
+        hosting.remember(&app.course, current, &hosted_lib(current), &program, &cargo_log);
         let hosting = Arc::clone(hosting);
         // A host that does not start costs nothing: checks then run in processes.
         std::thread::spawn(move || hosting.start(&program));
