@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+// The protocol's encoding is written once, in the support library's host; the runner uses its
+// request type and hex helpers (the host's serving half is unused here).
 #[path = "../support/src/host.rs"]
 #[allow(dead_code)]
 mod wire;
