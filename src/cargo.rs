@@ -50,6 +50,8 @@ impl BuildOutput {
 pub struct Build<'a> {
     pub course: &'a Course,
     pub bins: Vec<String>,
+    /// Examples to build with the bins: checks built as libraries for the warm host.
+    pub examples: Vec<String>,
     /// Where to build: the staging area (its target dir and exercise files), or `None` for the
     /// learner's `exercises/` in the course's own target dir.
     pub stage: Option<&'a Stage>,
@@ -66,6 +68,9 @@ struct Message {
     target: Option<Target>,
     message: Option<Diagnostic>,
     executable: Option<PathBuf>,
+    /// What a library target produced (a check built for the warm host: its `.so`).
+    #[serde(default)]
+    filenames: Vec<PathBuf>,
     #[serde(default)]
     fresh: bool,
     package_id: Option<String>,
@@ -85,6 +90,16 @@ struct Diagnostic {
 
 impl Build<'_> {
     pub fn run(&self) -> Result<BuildOutput> {
+        self.run_with(false).map(|(output, _)| output)
+    }
+
+    /// As [`Build::run`], with cargo's `-v`: also returns cargo's stderr as it was, whose
+    /// "Running" lines are the exact rustc commands (see `replay`).
+    pub fn run_verbose(&self) -> Result<(BuildOutput, String)> {
+        self.run_with(true)
+    }
+
+    fn run_with(&self, verbose: bool) -> Result<(BuildOutput, String)> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         let format = if self.color { "json-diagnostic-rendered-ansi" } else { "json" };
@@ -94,6 +109,7 @@ impl Build<'_> {
             .arg(self.course.manifest_path())
             .arg(format!("--message-format={format}"))
             .arg("--keep-going")
+            .args(verbose.then_some("-v"))
             // The course root, so that its .cargo/config.toml (libtorch's path) applies.
             .current_dir(&self.course.root)
             .env("CARGO_TERM_PROGRESS_WHEN", "never")
@@ -102,6 +118,9 @@ impl Build<'_> {
             .stderr(Stdio::piped());
         for bin in &self.bins {
             command.arg("--bin").arg(bin);
+        }
+        for example in &self.examples {
+            command.arg("--example").arg(example);
         }
         // Both folders, always: the course's build script would otherwise fall back to its own
         // location, which cargo may have recorded for another checkout that shares the target dir.
@@ -136,7 +155,8 @@ impl Build<'_> {
             let line = line.context("cannot read cargo's output")?;
             let Ok(message) = serde_json::from_str::<Message>(&line) else { continue };
             let Some(target) = message.target else { continue };
-            let is_bin = target.kind.iter().any(|k| k == "bin");
+            // An example is a check built for the warm host: its messages are sorted the same way.
+            let is_bin = target.kind.iter().any(|k| k == "bin" || k == "example");
             match message.reason.as_str() {
                 "compiler-message" => {
                     let Some(diagnostic) = message.message else { continue };
@@ -168,7 +188,9 @@ impl Build<'_> {
                         }
                     }
                     if is_bin {
-                        bins.entry(target.name).or_default().executable = message.executable;
+                        let library =
+                            message.filenames.into_iter().find(|f| f.extension().is_some_and(|e| e == "so"));
+                        bins.entry(target.name).or_default().executable = message.executable.or(library);
                     }
                 }
                 _ => {}
@@ -181,7 +203,7 @@ impl Build<'_> {
             spinner.finish_and_clear();
         }
         let stderr = stderr_reader.join().unwrap_or_default();
-        Ok(BuildOutput { bins, stderr: rewrite.apply(&stderr), shared_errors })
+        Ok((BuildOutput { bins, stderr: rewrite.apply(&stderr), shared_errors }, stderr))
     }
 }
 
@@ -208,18 +230,18 @@ fn build_spinner() -> ProgressBar {
 /// rustc names files relative to the course package (`../exercises/x.rs`), and files that
 /// check binaries `include!` by their absolute path; learners think in paths relative to the
 /// course root (`exercises/x.rs`), where they run tensorlings.
-struct PathRewrite {
+pub struct PathRewrite {
     prefix: String,
     root: String,
 }
 
 impl PathRewrite {
-    fn for_course(course: &Course) -> Self {
+    pub fn for_course(course: &Course) -> Self {
         let depth = Path::new(&course.info.course.package).components().count();
         Self { prefix: "../".repeat(depth), root: format!("{}/", course.root.display()) }
     }
 
-    fn apply(&self, text: &str) -> String {
+    pub fn apply(&self, text: &str) -> String {
         ["exercises/", "solutions/", "checks/"].iter().fold(text.to_string(), |text, dir| {
             text.replace(&format!("{}{dir}", self.root), dir).replace(&format!("{}{dir}", self.prefix), dir)
         })

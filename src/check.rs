@@ -1,17 +1,19 @@
 //! Checking an exercise: build its check binary, run it under limits (timeout, memory, output
 //! cap), read its report (`protocol`) and decide the verdict. No text for people is made here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::cargo::{Build, BuildOutput};
-use crate::course::{Course, check_bin};
+use crate::cargo::{Build, BuildOutput, PathRewrite};
+use crate::course::{Course, check_bin, hosted_lib};
 use crate::exec::{self, Ending, Finished, Limits};
+use crate::host::{self, HostedCheck, Hosting};
 use crate::info_file::ExerciseInfo;
 use crate::protocol::{self, Rejected};
+use crate::replay::Rebuilt;
 use crate::staging::Stage;
 use crate::verdict::{CheckOutcome, Outcome, Verdict};
 
@@ -53,8 +55,15 @@ pub fn check_exercise(
 ) -> Result<Verdict> {
     let start = Instant::now();
     let bin = check_bin(exercise);
-    let build =
-        Build { course, bins: vec![bin.clone()], stage: None, color: options.color, show_progress }.run()?;
+    let build = Build {
+        course,
+        bins: vec![bin.clone()],
+        examples: Vec::new(),
+        stage: None,
+        color: options.color,
+        show_progress,
+    }
+    .run()?;
     Ok(verdict_after_build(course, exercise, &build, None, options, start))
 }
 
@@ -94,6 +103,73 @@ pub fn verdict_after_build(
     verdict
 }
 
+/// What a check gets wherever it runs (its own process or the warm host's child): its
+/// environment, its limits, the secret that signs its report and where that report goes.
+struct Invocation {
+    env: Vec<(String, String)>,
+    unset: Vec<String>,
+    limits: Limits,
+    secret: [u8; 32],
+    /// The names of the exercise's checks as `dev update` recorded them.
+    expected_checks: Option<Vec<String>>,
+    report_path: std::path::PathBuf,
+    // Removed, with the report, when the invocation is dropped.
+    _report_dir: tempfile::TempDir,
+}
+
+impl Invocation {
+    /// `Err`: why the check could not be prepared, for [`Outcome::CouldNotRun`].
+    fn new(course: &Course, exercise: &ExerciseInfo, options: &RunOptions) -> Result<Invocation, String> {
+        let report_dir = tempfile::Builder::new()
+            .prefix("tensorlings-report")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary folder for the report: {e}"))?;
+        let report_path = report_dir.path().join("report.json");
+        let mut limits = Limits {
+            timeout: course.info.timeout(exercise),
+            memory: Some(course.info.memory_limit(exercise).0),
+        };
+        let mut env = vec![
+            ("TENSORLINGS_REPORT".to_string(), report_path.display().to_string()),
+            ("TENSORLINGS_DEVICE".to_string(), options.device.clone()),
+            ("TENSORLINGS_EXERCISE".to_string(), exercise.name.clone()),
+            // The support library's allocator refuses a libtorch allocation past the limit with
+            // a message that names its size, before the process ever holds it.
+            ("TENSORLINGS_MEMORY_LIMIT".to_string(), limits.memory.unwrap_or(u64::MAX).to_string()),
+            // The secret waits on stdin, which the harness reads before any learner code runs:
+            // only the harness can sign the report (see `protocol`).
+            ("TENSORLINGS_SECRET".to_string(), "stdin".to_string()),
+        ];
+        // A check binary asked for its names runs no check (`dev update` asks, never a check).
+        let mut unset = vec!["TENSORLINGS_LIST_CHECKS".to_string()];
+        match options.threads {
+            Some(threads) => env.push(("TENSORLINGS_THREADS".to_string(), threads.to_string())),
+            None => unset.push("TENSORLINGS_THREADS".to_string()),
+        }
+        if !options.color {
+            env.push(("NO_COLOR".to_string(), "1".to_string()));
+        }
+        match &options.profile {
+            Some(request) => limits.timeout += request.add_to(&mut env, &mut unset),
+            None => unset.extend(crate::profile::Request::VARS.map(String::from)),
+        }
+        let secret =
+            protocol::new_secret().map_err(|e| format!("cannot make a secret for the report: {e}"))?;
+        let expected_checks = crate::shipped::recorded_checks(course, exercise);
+        Ok(Invocation { env, unset, limits, secret, expected_checks, report_path, _report_dir: report_dir })
+    }
+
+    /// The verdict once the check has ended.
+    fn verdict(&self, finished: Finished) -> Verdict {
+        let report = std::fs::read_to_string(&self.report_path).ok();
+        let verdict = interpret(finished, report.as_deref(), self.limits, &self.secret);
+        match &self.expected_checks {
+            Some(expected) => with_expected_checks(verdict, expected),
+            None => verdict,
+        }
+    }
+}
+
 /// Runs a built check binary and reads its report.
 pub fn run_check(
     course: &Course,
@@ -101,46 +177,148 @@ pub fn run_check(
     executable: &Path,
     options: &RunOptions,
 ) -> Verdict {
-    let could_not_run = |message: String| Verdict::new(Outcome::CouldNotRun { message });
-    let report_dir = match tempfile::Builder::new().prefix("tensorlings-report").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return could_not_run(format!("cannot create a temporary folder for the report: {e}")),
+    let invocation = match Invocation::new(course, exercise, options) {
+        Ok(invocation) => invocation,
+        Err(message) => return Verdict::new(Outcome::CouldNotRun { message }),
     };
-    let report_path = report_dir.path().join("report.json");
-    let mut limits =
-        Limits { timeout: course.info.timeout(exercise), memory: Some(course.info.memory_limit(exercise).0) };
     let mut command = Command::new(executable);
-    command
-        .current_dir(&course.root)
-        .env("TENSORLINGS_REPORT", &report_path)
-        .env("TENSORLINGS_DEVICE", &options.device)
-        .env("TENSORLINGS_EXERCISE", &exercise.name)
-        // The support library's allocator refuses a libtorch allocation past the limit with a
-        // message that names its size, before the process ever holds it.
-        .env("TENSORLINGS_MEMORY_LIMIT", limits.memory.unwrap_or(u64::MAX).to_string());
-    match options.threads {
-        Some(threads) => command.env("TENSORLINGS_THREADS", threads.to_string()),
-        None => command.env_remove("TENSORLINGS_THREADS"),
-    };
-    if !options.color {
-        command.env("NO_COLOR", "1");
+    command.current_dir(&course.root);
+    for (name, value) in &invocation.env {
+        command.env(name, value);
     }
-    if let Some(request) = &options.profile {
-        limits.timeout += request.apply(&mut command);
+    for name in &invocation.unset {
+        command.env_remove(name);
     }
-    // A fresh secret on stdin, which the harness reads before any learner code runs: only
-    // the harness can sign the report (see `protocol`).
-    let secret = match protocol::new_secret() {
-        Ok(secret) => secret,
-        Err(e) => return could_not_run(format!("cannot make a secret for the report: {e}")),
+    match exec::run_limited(command, invocation.limits, &invocation.secret) {
+        Ok(finished) => invocation.verdict(finished),
+        Err(e) => Verdict::new(Outcome::CouldNotRun { message: format!("{e:#}") }),
+    }
+}
+
+/// Builds and checks one exercise in the warm host (watch mode's path): the check is built as
+/// a library and run in a child the host forks. Without a host, or when the host fails, the
+/// exercise is checked in a process of its own ([`check_exercise`]): the verdict is the same.
+pub fn check_exercise_warm(
+    course: &Course,
+    exercise: &ExerciseInfo,
+    options: &RunOptions,
+    hosting: Option<&Hosting>,
+) -> Result<Verdict> {
+    let Some(hosting) = hosting else { return check_exercise(course, exercise, options, false) };
+    let start = Instant::now();
+    let (program, library, warnings) = match build_hosted(course, exercise, options, hosting)? {
+        HostedBuild::Built { program, library, warnings } => (program, library, warnings),
+        HostedBuild::CompileError(diagnostics) => {
+            let mut verdict = outside_reach_verdict(course, exercise, None)
+                .unwrap_or_else(|| Verdict::new(Outcome::CompileError { diagnostics }));
+            verdict.duration = start.elapsed();
+            return Ok(verdict);
+        }
+        HostedBuild::Unavailable => return check_exercise(course, exercise, options, false),
     };
-    command.env("TENSORLINGS_SECRET", "stdin");
-    let finished = match exec::run_limited(command, limits, &secret) {
-        Ok(finished) => finished,
-        Err(e) => return could_not_run(format!("{e:#}")),
+    if let Some(verdict) = outside_reach_verdict(course, exercise, None) {
+        return Ok(verdict);
+    }
+    let invocation = match Invocation::new(course, exercise, options) {
+        Ok(invocation) => invocation,
+        Err(message) => return Ok(Verdict::new(Outcome::CouldNotRun { message })),
     };
-    let report = std::fs::read_to_string(&report_path).ok();
-    interpret(finished, report.as_deref(), limits, &secret)
+    let hosted = HostedCheck {
+        library: &library,
+        cwd: &course.root,
+        env: invocation.env.clone(),
+        unset: invocation.unset.clone(),
+        secret: &invocation.secret,
+        limits: invocation.limits,
+    };
+    match hosting.run(&program, &hosted) {
+        Ok(finished) => {
+            let mut verdict = invocation.verdict(finished);
+            verdict.warnings = warnings;
+            verdict.duration = start.elapsed();
+            Ok(verdict)
+        }
+        // The host failed, not the check: check it the usual way.
+        Err(_) => check_exercise(course, exercise, options, false),
+    }
+}
+
+/// The outcome of building an exercise's check library for the warm host.
+enum HostedBuild {
+    Built {
+        program: PathBuf,
+        library: PathBuf,
+        warnings: String,
+    },
+    /// The learner's file does not compile: the diagnostics.
+    CompileError(String),
+    /// No library could be had (a course without the host, a build problem outside the
+    /// exercise): the process path decides and reports.
+    Unavailable,
+}
+
+/// Builds the check library: by replaying rustc when only the learner's file changed since
+/// cargo last built it (see `replay`), else with cargo, recording its rustc command.
+fn build_hosted(
+    course: &Course,
+    exercise: &ExerciseInfo,
+    options: &RunOptions,
+    hosting: &Hosting,
+) -> Result<HostedBuild> {
+    let library = hosted_lib(exercise);
+    let rewrite = PathRewrite::for_course(course);
+    if let (Some(program), Some(recorded)) = (hosting.program(), hosting.recorded(&library)) {
+        match recorded.rebuild() {
+            Ok(Rebuilt { library: Some(built), diagnostics, .. }) => {
+                return Ok(HostedBuild::Built {
+                    program,
+                    library: built,
+                    warnings: rewrite.apply(&diagnostics),
+                });
+            }
+            Ok(Rebuilt { library: None, diagnostics, errors_are_the_learners: true }) => {
+                return Ok(HostedBuild::CompileError(rewrite.apply(&diagnostics)));
+            }
+            // In doubt: cargo builds, and records afresh.
+            _ => hosting.forget(&library),
+        }
+    }
+    let (build, log) = Build {
+        course,
+        bins: vec![host::HOST_BIN.to_string()],
+        examples: vec![library.clone()],
+        stage: None,
+        color: options.color,
+        show_progress: false,
+    }
+    .run_verbose()?;
+    let program = build.bins.get(host::HOST_BIN).and_then(|b| b.executable.clone());
+    let built = build.bins.get(&library);
+    match (program, built.and_then(|b| b.executable.clone())) {
+        (Some(program), Some(executable)) => {
+            hosting.remember(course, exercise, &library, &program, &log);
+            let warnings = built.map(|b| b.diagnostics.clone()).unwrap_or_default();
+            Ok(HostedBuild::Built { program, library: executable, warnings })
+        }
+        // A compile error is the same in the library as in the binary.
+        _ if built.is_some_and(|b| b.has_errors) => Ok(HostedBuild::CompileError(build.failure_of(&library))),
+        _ => Ok(HostedBuild::Unavailable),
+    }
+}
+
+/// `verdict`, unless its report lists other checks than `expected` (in names or order): then
+/// the report is not the course's and the verdict says so, whatever the checks said.
+fn with_expected_checks(verdict: Verdict, expected: &[String]) -> Verdict {
+    // Only a report that was read has checks to compare: a crash or a set-up error stays what it is.
+    let read = matches!(
+        verdict.outcome,
+        Outcome::Passed | Outcome::ChecksFailed | Outcome::AllSkipped | Outcome::ExitedWith { .. }
+    );
+    let reported: Vec<String> = verdict.checks.iter().map(|check| check.name.clone()).collect();
+    if !read || reported == expected {
+        return verdict;
+    }
+    Verdict { outcome: Outcome::OtherChecks { expected: expected.to_vec(), reported }, ..verdict }
 }
 
 /// Decides the verdict from how the process ended and what it reported. Pure, so each way
@@ -322,6 +500,28 @@ mod tests {
         let verdict = interpret(finished(exited(1), ""), Some(&signed(report)), SECOND, SECRET);
         assert_eq!(verdict.outcome, Outcome::SetupError { message: "no CUDA device".into() });
         assert_eq!(verdict.status(), Status::Error);
+    }
+
+    #[test]
+    fn a_report_with_other_checks_than_recorded_is_not_trusted() {
+        let passed = || interpret(finished(exited(0), ""), Some(&signed(PASSING)), SECOND, SECRET);
+        let recorded = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(with_expected_checks(passed(), &recorded(&["a", "b"])).outcome, Outcome::Passed);
+        for other in [&["a"][..], &["a", "b", "c"], &["b", "a"], &["a", "x"]] {
+            let verdict = with_expected_checks(passed(), &recorded(other));
+            assert!(
+                matches!(verdict.outcome, Outcome::OtherChecks { .. }),
+                "{other:?}: {:?}",
+                verdict.outcome
+            );
+            assert_eq!(verdict.status(), Status::Fail);
+        }
+        // A crash has no checks to compare: it stays a crash.
+        let crashed = interpret(finished(exited(0), ""), None, SECOND, SECRET);
+        assert_eq!(
+            with_expected_checks(crashed, &recorded(&["a"])).outcome,
+            Outcome::NoReport { code: Some(0) }
+        );
     }
 
     #[test]

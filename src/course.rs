@@ -79,6 +79,15 @@ impl Course {
         self.package_dir().join("Cargo.toml")
     }
 
+    /// Whether the course package declares the binary `name` (read from its manifest; false
+    /// when the manifest cannot be read, whose error the build reports).
+    pub fn has_bin(&self, name: &str) -> bool {
+        let Ok(text) = std::fs::read_to_string(self.manifest_path()) else { return false };
+        let Ok(manifest) = text.parse::<toml::Table>() else { return false };
+        let bins = manifest.get("bin").and_then(|bins| bins.as_array());
+        bins.is_some_and(|bins| bins.iter().any(|bin| bin.get("name").and_then(|n| n.as_str()) == Some(name)))
+    }
+
     /// Folder for the runner's own files (state, backups, shipped copies); git-ignored.
     pub fn data_dir(&self) -> PathBuf {
         self.root.join(".tensorlings")
@@ -88,6 +97,12 @@ impl Course {
 /// Name of each exercise's check binary.
 pub fn check_bin(exercise: &ExerciseInfo) -> String {
     format!("{}_check", exercise.name)
+}
+
+/// Name of each exercise's check built as a library for the warm host (an `[[example]]` of
+/// crate type cdylib).
+pub fn hosted_lib(exercise: &ExerciseInfo) -> String {
+    format!("{}_hosted", exercise.name)
 }
 
 pub fn solution_bin(exercise: &ExerciseInfo) -> String {

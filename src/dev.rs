@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::cargo::Build;
 use crate::check::RunOptions;
 use crate::commands::App;
-use crate::course::{Course, check_bin, solution_bin};
+use crate::course::{Course, check_bin, hosted_lib, solution_bin};
 use crate::render;
 use crate::shipped;
 use crate::staging::{Stage, Subject};
@@ -26,7 +26,8 @@ use crate::verify;
 const GENERATED_MARKER: &str =
     "# Binaries: generated from info.toml by `tensorlings dev update`. Do not edit below.";
 
-/// The `[[bin]]` tables of every exercise: the learner's file, the solution and the check.
+/// The `[[bin]]` tables of every exercise (the learner's file, the solution and the check), and
+/// the `[[example]]` that builds its check as a library for the warm host.
 fn generated_bins(course: &Course) -> String {
     let up = "../".repeat(Path::new(&course.info.course.package).components().count());
     let mut text = String::new();
@@ -39,6 +40,12 @@ fn generated_bins(course: &Course) -> String {
         ] {
             let _ = write!(text, "\n[[bin]]\nname = \"{name}\"\npath = \"{up}{dir}/{rel}\"\n");
         }
+        // The same check as a library, which watch mode's warm host loads (support::host).
+        let _ = write!(
+            text,
+            "\n[[example]]\nname = \"{}\"\npath = \"{up}checks/{rel}\"\ncrate-type = [\"cdylib\"]\n",
+            hosted_lib(exercise)
+        );
     }
     text
 }
@@ -55,7 +62,73 @@ fn split_manifest(course: &Course) -> Result<(String, bool)> {
     Ok((head, current.trim() == generated_bins(course).trim()))
 }
 
-pub fn update(course: &Course) -> Result<ExitCode> {
+/// Asks the check binary of every exercise whose checks are not recorded (new, or its check
+/// file changed) for their names, and records them in `manifest`: built against the solutions
+/// in the staging area, so that the learner's files play no part. Returns why the checks of an
+/// exercise could not be listed (its check does not build), one message each.
+fn record_check_names(app: &App, manifest: &mut shipped::Manifest) -> Result<Vec<String>> {
+    let course = &app.course;
+    let unlisted: Vec<usize> = (0..course.exercises().len())
+        .filter(|&i| !manifest.checks.contains_key(&course.exercises()[i].rel_path()))
+        .collect();
+    if unlisted.is_empty() {
+        return Ok(Vec::new());
+    }
+    app.provision()?;
+    eprintln!(
+        "Listing the checks of {} (building their check binaries)...",
+        render::count(unlisted.len(), "exercise")
+    );
+    let solutions = course.root.join("solutions");
+    let stage = Stage::open(course)?;
+    stage.stage(course, &unlisted, Subject::Folder(&solutions))?;
+    let bins = unlisted.iter().map(|&i| check_bin(&course.exercises()[i])).collect();
+    let build =
+        Build { course, bins, examples: Vec::new(), stage: Some(&stage), color: false, show_progress: true }
+            .run()?;
+    let mut problems = Vec::new();
+    for &index in &unlisted {
+        let exercise = &course.exercises()[index];
+        let bin = check_bin(exercise);
+        let Some(executable) = build.bins.get(&bin).and_then(|b| b.executable.clone()) else {
+            problems.push(format!(
+                "cannot list the checks of {}: {bin} does not build:\n{}",
+                exercise.name,
+                build.failure_of(&bin)
+            ));
+            continue;
+        };
+        match list_checks(course, &executable) {
+            Ok(names) => {
+                manifest.checks.insert(exercise.rel_path(), names);
+            }
+            Err(error) => problems.push(format!("cannot list the checks of {}: {error:#}", exercise.name)),
+        }
+    }
+    Ok(problems)
+}
+
+/// Runs a check binary in list mode (`TENSORLINGS_LIST_CHECKS`): the names of its checks.
+fn list_checks(course: &Course, executable: &Path) -> Result<Vec<String>> {
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let listed = dir.path().join("checks.json");
+    let mut command = std::process::Command::new(executable);
+    command.current_dir(&course.root).env("TENSORLINGS_LIST_CHECKS", "1").env("TENSORLINGS_REPORT", &listed);
+    let limits = crate::exec::Limits { timeout: std::time::Duration::from_secs(60), memory: None };
+    let finished = crate::exec::run_limited(command, limits, b"")?;
+    let text = std::fs::read_to_string(&listed).with_context(|| {
+        format!(
+            "it wrote no list of names; it printed:\n{}{}",
+            finished.stdout.text(),
+            finished.stderr.text()
+        )
+    })?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("its list of names is not a JSON list of strings: {text}"))
+}
+
+pub fn update(app: &App) -> Result<ExitCode> {
+    let course = &app.course;
     let (head, up_to_date) = split_manifest(course)?;
     if up_to_date {
         println!("{} is up to date.", course.display_path(&course.manifest_path()));
@@ -64,7 +137,8 @@ pub fn update(course: &Course) -> Result<ExitCode> {
         write_atomically(&course.manifest_path(), text.as_bytes())?;
         println!("Rewrote the binaries in {}.", course.display_path(&course.manifest_path()));
     }
-    let shipped = shipped::current_manifest(course)?;
+    let mut shipped = shipped::current_manifest(course)?;
+    let problems = record_check_names(app, &mut shipped)?;
     let path = shipped::manifest_path(course);
     if shipped::read_manifest(course)? == shipped && path.exists() {
         println!("{} is up to date.", course.display_path(&path));
@@ -72,7 +146,14 @@ pub fn update(course: &Course) -> Result<ExitCode> {
         write_atomically(&path, shipped::manifest_text(&shipped)?.as_bytes())?;
         println!("Recorded the exercises as shipped in {}.", course.display_path(&path));
     }
-    Ok(ExitCode::SUCCESS)
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &problems {
+        eprintln!("{} {problem}", "error:".red().bold());
+    }
+    eprintln!("Fix these checks, then run `{} dev update` again.", app.invoke);
+    Ok(ExitCode::from(1))
 }
 
 /// Problems with the course's files that need no build to find.
@@ -127,11 +208,14 @@ fn static_problems(course: &Course, invoke: &str) -> Result<(Vec<String>, Vec<St
         }
     }
     // A missing exercise is reported above; compare the rest only when all are there.
+    let recorded = shipped::read_manifest(course)?;
+    let unlisted =
+        course.exercises().iter().any(|exercise| !recorded.checks.contains_key(&exercise.rel_path()));
     if let Ok(current) = shipped::current_manifest(course)
-        && shipped::read_manifest(course)? != current
+        && (recorded != current || unlisted)
     {
         problems.push(format!(
-            "{} does not match the exercises or the files that decide verdicts (checks, solutions, support library, info.toml): run `{invoke} dev update`",
+            "{} does not match the exercises, their checks' names or the files that decide verdicts (checks, solutions, support library, info.toml): run `{invoke} dev update`",
             course.display_path(&shipped::manifest_path(course))
         ));
     }
@@ -237,7 +321,9 @@ pub fn check(app: &App, jobs: usize, only: &[String]) -> Result<ExitCode> {
     eprintln!("Checking that every solution builds as its own binary...");
     let bins = selected().map(solution_bin).collect();
     let stage = Stage::open(course)?;
-    let build = Build { course, bins, stage: Some(&stage), color: false, show_progress: true }.run()?;
+    let build =
+        Build { course, bins, examples: Vec::new(), stage: Some(&stage), color: false, show_progress: true }
+            .run()?;
     for exercise in selected() {
         let bin = solution_bin(exercise);
         if build.bins.get(&bin).and_then(|b| b.executable.as_ref()).is_none() {

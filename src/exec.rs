@@ -19,6 +19,13 @@ pub struct Captured {
 }
 
 impl Captured {
+    /// Keeps what fits under [`OUTPUT_CAP`] and counts the rest.
+    pub fn keep(&mut self, bytes: &[u8]) {
+        let room = OUTPUT_CAP.saturating_sub(self.bytes.len()).min(bytes.len());
+        self.bytes.extend_from_slice(&bytes[..room]);
+        self.dropped += bytes.len() - room;
+    }
+
     pub fn text(&self) -> String {
         let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
         if self.dropped > 0 {
@@ -144,32 +151,49 @@ pub fn run_limited(mut command: Command, limits: Limits, input: &[u8]) -> Result
         unregister(pid);
         let _ = sender.send(status);
     });
-    let deadline = start + limits.timeout;
-    let ending = loop {
-        let now = Instant::now();
-        let wait = match limits.memory {
-            Some(_) => MEMORY_POLL.min(deadline.saturating_duration_since(now)),
-            None => deadline.saturating_duration_since(now),
-        };
-        let over = match receiver.recv_timeout(wait) {
-            Ok(status) => break Ending::Exited(status.context("cannot wait for the check process")?),
-            Err(_) if Instant::now() >= deadline => Ending::TimedOut,
-            Err(_) => match (limits.memory, resident_bytes(pid)) {
-                (Some(limit), Some(used)) if used > limit => Ending::OverMemory { used },
-                _ => continue,
-            },
-        };
-        kill_group(pid);
-        // Reap it so that it does not linger as a zombie.
-        let _ = receiver.recv_timeout(Duration::from_secs(5));
-        break over;
-    };
+    let ending = supervise(pid, start, limits, |wait| match receiver.recv_timeout(wait) {
+        Ok(status) => Some(status.context("cannot wait for the check process")),
+        Err(_) => None,
+    })?;
     let duration = start.elapsed();
     // The group is killed once its leader is reaped, so nothing should hold the pipes open; a
     // process that left the group could, so don't wait on them forever.
     let stdout = stdout.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     let stderr = stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| empty());
     Ok(Finished { ending, stdout, stderr, duration })
+}
+
+/// Watches a started process until it ends, its time is up or it holds more memory than its
+/// limit, and kills its group in the last two cases. `wait_for_end(d)` waits up to `d` for the
+/// process's exit status (`None`: still running). Shared by check processes and the warm host's
+/// children, so both are limited the same way.
+pub fn supervise(
+    pid: u32,
+    start: Instant,
+    limits: Limits,
+    mut wait_for_end: impl FnMut(Duration) -> Option<Result<ExitStatus>>,
+) -> Result<Ending> {
+    let deadline = start + limits.timeout;
+    loop {
+        let now = Instant::now();
+        // Without a memory limit there is nothing to poll: sleep until the end or the deadline.
+        let wait = match limits.memory {
+            Some(_) => MEMORY_POLL.min(deadline.saturating_duration_since(now)),
+            None => deadline.saturating_duration_since(now),
+        };
+        let over = match wait_for_end(wait) {
+            Some(status) => return Ok(Ending::Exited(status?)),
+            None if Instant::now() >= deadline => Ending::TimedOut,
+            None => match (limits.memory, resident_bytes(pid)) {
+                (Some(limit), Some(used)) if used > limit => Ending::OverMemory { used },
+                _ => continue,
+            },
+        };
+        kill_group(pid);
+        // Reap it, so that it does not linger as a zombie.
+        let _ = wait_for_end(Duration::from_secs(5));
+        return Ok(over);
+    }
 }
 
 /// The resident memory of process `pid`, from /proc (Linux); `None` where that cannot be read.
@@ -181,7 +205,7 @@ fn resident_bytes(pid: u32) -> Option<u64> {
     Some(pages * u64::try_from(page_size).ok()?)
 }
 
-fn empty() -> Captured {
+pub fn empty() -> Captured {
     Captured { bytes: Vec::new(), dropped: 0 }
 }
 
@@ -195,16 +219,14 @@ fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
             if n == 0 {
                 break;
             }
-            let room = OUTPUT_CAP.saturating_sub(captured.bytes.len()).min(n);
-            captured.bytes.extend_from_slice(&buffer[..room]);
-            captured.dropped += n - room;
+            captured.keep(&buffer[..n]);
         }
         let _ = sender.send(captured);
     });
     receiver
 }
 
-fn kill_group(pid: u32) {
+pub fn kill_group(pid: u32) {
     // SAFETY: kill(2) of a process group we created (see GROUPS for why its id cannot belong
     // to an unrelated group); an empty group gives ESRCH, which is fine.
     unsafe {

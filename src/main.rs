@@ -12,11 +12,13 @@ mod editor;
 mod exec;
 mod grade;
 mod guard;
+mod host;
 mod info_file;
 mod libtorch;
 mod profile;
 mod protocol;
 mod render;
+mod replay;
 mod shipped;
 mod staging;
 mod state;
@@ -127,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Dev(DevCommands::Check { jobs, only }) => {
             dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()), &only)
         }
-        Commands::Dev(DevCommands::Update) => dev::update(&app.course),
+        Commands::Dev(DevCommands::Update) => dev::update(&app),
         Commands::Completions { .. } => unreachable!("handled before the course is opened"),
     }
 }

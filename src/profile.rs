@@ -5,7 +5,7 @@
 //! writes it for people or as JSON.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -36,13 +36,18 @@ pub struct Request {
 }
 
 impl Request {
-    /// Sets the harness's variables on the check's command; returns the extra time it needs.
-    pub fn apply(&self, command: &mut Command) -> Duration {
-        command.env("TENSORLINGS_PROFILE", "1");
+    /// The harness's variables of profile mode, which a check run outside it must not inherit
+    /// from the learner's environment.
+    pub const VARS: [&str; 2] = ["TENSORLINGS_PROFILE", "TENSORLINGS_TRACE"];
+
+    /// Adds the harness's variables to a check's environment (and the ones to remove); returns
+    /// the extra time profile mode needs.
+    pub fn add_to(&self, env: &mut Vec<(String, String)>, unset: &mut Vec<String>) -> Duration {
+        env.push((Self::VARS[0].to_string(), "1".to_string()));
         match &self.trace {
-            Some(path) => command.env("TENSORLINGS_TRACE", path),
-            None => command.env_remove("TENSORLINGS_TRACE"),
-        };
+            Some(path) => env.push((Self::VARS[1].to_string(), path.display().to_string())),
+            None => unset.push(Self::VARS[1].to_string()),
+        }
         PROFILE_TIME
     }
 }
@@ -266,6 +271,7 @@ pub fn profile_exercise(
     let build = Build {
         course,
         bins: vec![check_bin(exercise)],
+        examples: Vec::new(),
         stage: stage.as_ref(),
         color: options.color,
         show_progress,

@@ -26,6 +26,10 @@ pub struct Manifest {
     /// compares them, so that a changed check in a student's repository is visible.
     #[serde(default)]
     pub graded_by: BTreeMap<String, String>,
+    /// Path below exercises/ → the names of its checks in order, as its check binary lists
+    /// them (`dev update` asks it). The runner refuses a report that lists other checks.
+    #[serde(default)]
+    pub checks: BTreeMap<String, Vec<String>>,
 }
 
 /// The folders and files whose contents decide verdicts (see [`Manifest::graded_by`]).
@@ -125,7 +129,23 @@ pub fn current_manifest(course: &Course) -> Result<Manifest> {
         manifest.exercises.insert(exercise.rel_path(), blob_id(&bytes));
     }
     manifest.graded_by = graded_by(course)?;
+    // The recorded names stay current while the check file is the one they were listed from;
+    // `dev update` lists the others again.
+    let recorded = read_manifest(course)?;
+    for exercise in course.exercises() {
+        let rel = exercise.rel_path();
+        let check_file = format!("checks/{rel}");
+        let unchanged = recorded.graded_by.get(&check_file) == manifest.graded_by.get(&check_file);
+        if let (true, Some(names)) = (unchanged, recorded.checks.get(&rel)) {
+            manifest.checks.insert(rel, names.clone());
+        }
+    }
     Ok(manifest)
+}
+
+/// The names of `exercise`'s checks as recorded by `dev update`, if they are.
+pub fn recorded_checks(course: &Course, exercise: &ExerciseInfo) -> Option<Vec<String>> {
+    read_manifest(course).ok()?.checks.remove(&exercise.rel_path())
 }
 
 pub fn manifest_text(manifest: &Manifest) -> Result<String> {

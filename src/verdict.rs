@@ -87,6 +87,12 @@ pub enum Outcome {
     /// The report was not signed with the run's secret: something other than the checks wrote
     /// or changed it (learner code that writes a report and exits).
     Untrusted,
+    /// The report, though signed, lists other checks than the ones `dev update` recorded for
+    /// this exercise: the checks that ran are not the course's.
+    OtherChecks {
+        expected: Vec<String>,
+        reported: Vec<String>,
+    },
     /// The checks reported that they could not run (e.g. no CUDA device).
     SetupError {
         message: String,
@@ -138,6 +144,7 @@ impl Verdict {
             | Outcome::AllSkipped
             | Outcome::ExitedWith { .. }
             | Outcome::Untrusted
+            | Outcome::OtherChecks { .. }
             | Outcome::ReachesOutside { .. } => Status::Fail,
             Outcome::CompileError { .. } => Status::CompileError,
             Outcome::TimedOut { .. } => Status::Timeout,

@@ -36,6 +36,7 @@ pub fn verify(course: &Course, indices: &[usize], options: &Options) -> Result<V
     let build = Build {
         course,
         bins,
+        examples: Vec::new(),
         stage: stage.as_ref(),
         color: options.run.color,
         show_progress: options.progress,

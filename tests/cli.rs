@@ -507,7 +507,7 @@ fn dev_check_notices_an_exercise_changed_without_dev_update() {
         "// changed\npub fn square(x: i64) -> i64 { x * 2 }\nfn main() {}\n",
     );
     course.cmd(&["dev", "check"]).assert().code(1).stdout(predicate::str::contains(
-        "course/shipped.toml does not match the exercises or the files that decide verdicts",
+        "course/shipped.toml does not match the exercises, their checks' names or the files that decide verdicts",
     ));
     // A check changed without `dev update` too.
     let course = Course::new();
@@ -743,6 +743,16 @@ fn dev_update_rewrites_stale_binaries_and_dev_check_notices() {
         .unwrap();
     }
     course.cmd(&["dev", "check"]).assert().code(1).stdout(predicate::str::contains("dev update"));
+    // The check binary must build for `dev update` to list its checks.
+    course
+        .cmd(&["dev", "update"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot list the checks of squared: squared_check does not build"));
+    assert!(course.read("course/Cargo.toml").contains("name = \"squared_check\""));
+    let check =
+        course.read("checks/00_basics/squared.rs").replace("00_basics/square.rs", "00_basics/squared.rs");
+    course.write("checks/00_basics/squared.rs", &check);
     course.cmd(&["dev", "update"]).assert().success();
     assert!(course.read("course/Cargo.toml").contains("name = \"squared_check\""));
     course.cmd(&["dev", "update"]).assert().success().stdout(predicate::str::contains("up to date"));
@@ -1009,4 +1019,36 @@ fn gpu_check_stops_at_once_without_a_gpu() {
     assert!(stdout.contains("GPU (nvidia-smi)") && stdout.contains("FAILED"), "{stdout}");
     assert!(!stdout.contains("==> runner"), "nothing is built without a GPU:\n{stdout}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// The runner knows each exercise's checks (recorded by `dev update` in course/shipped.toml): a
+/// signed report that lists others (a check file cut down in a student's repository, checks
+/// that stopped early) is not trusted, and the message names what differs.
+#[test]
+fn a_report_with_other_checks_than_recorded_is_not_trusted() {
+    let course = Course::new();
+    course.solve_all();
+    course.cmd(&["run", "add"]).assert().success();
+    // One check removed from the check file, as a student who wants a pass might.
+    let check = course.read("checks/00_basics/add.rs");
+    let cut = check.replace(
+        "        (\"adds negatives\", || { let got = exercise::add(-2, -3); if got == -5 { Ok(()) } else { Err(format!(\"add(-2, -3) returned {got}, expected -5\")) } }),\n",
+        "",
+    );
+    assert_ne!(cut, check, "the fixture's check file changed: update this test");
+    course.write("checks/00_basics/add.rs", &cut);
+    course.cmd(&["run", "add"]).assert().code(1).stdout(
+        predicate::str::contains(
+            "the check report was not trusted: it lists 1 check where this exercise has 2",
+        )
+        .and(predicate::str::contains("missing: \"adds negatives\"")),
+    );
+    // `dev update` lists the changed check file again, and its report is then the expected one.
+    course
+        .cmd(&["dev", "update"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Listing the checks of 1 exercise"));
+    assert!(course.read("course/shipped.toml").contains("\"00_basics/add.rs\" = [\"adds small numbers\"]"));
+    course.cmd(&["run", "add"]).assert().success();
 }

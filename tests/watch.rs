@@ -34,6 +34,15 @@ fn start_watch_with(course: &Course, args: &[&str], env: &[(&str, &str)]) -> Pty
     rexpect::session::spawn_command(command, Some(TIMEOUT_MS)).expect("watch mode starts in a pty")
 }
 
+/// Waits (up to 10 s) until no process runs from `dir`: what watch mode started ends with it.
+fn wait_until_none_run_from(dir: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !common::processes_running_from(dir).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "still running after watch mode ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Types one key. rexpect buffers what it sends until a flush.
 fn press(watch: &mut PtySession, key: &str) {
     watch.send(key).unwrap();
@@ -175,11 +184,13 @@ fn a_save_during_a_hanging_check_stops_it_and_checks_the_new_version() {
     save_by_rename(&course.path("exercises/00_basics/add.rs"), &course.read("solutions/00_basics/add.rs"));
     watch.exp_string("add passed: 2 checks passed").unwrap();
     assert!(
-        common::processes_running_from(&course.path("course/target")).is_empty(),
+        common::checks_running_from(&course.path("course/target")).is_empty(),
         "the stale check was left running"
     );
     press(&mut watch, "q");
     watch.exp_eof().unwrap();
+    // The warm host goes with watch mode.
+    wait_until_none_run_from(&course.path("course/target"));
     // The stale run was not recorded: the exercise is done.
     assert!(course.read(".tensorlings/state.toml").contains("\"add\""));
 }
@@ -346,6 +357,83 @@ fn paths_are_hyperlinks_in_a_terminal_with_colors() {
     watch.exp_string("\x1b]8;;file://").unwrap();
     watch.exp_string(&format!("{}/exercises/00_basics/add.rs\x1b\\", root.display())).unwrap();
     watch.exp_string("exercises/00_basics/add.rs\x1b]8;;\x1b\\").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}
+
+/// The warm host: each way exercise code can take its check down (a segfault, an abort, an
+/// endless loop, process state left behind), followed by a correct save, gives the right verdict
+/// both times, and the host carries on.
+#[test]
+fn checks_in_the_warm_host_survive_crashes_hangs_and_leftover_state() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 3");
+    // Watch mode runs the check in a child forked by the host, not in a process of its own.
+    course.write_add(
+        "println!(\"running in {:?}\", std::env::current_exe().unwrap().file_name().unwrap()); a - b",
+    );
+    let mut watch = start_watch(&course);
+    watch.exp_string("running in \"tensorlings_host\"").unwrap();
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    let path = course.path("exercises/00_basics/add.rs");
+    let body = |code: &str| format!("pub fn add(a: i64, b: i64) -> i64 {{\n{code}\n}}\n\nfn main() {{}}\n");
+    let takedowns = [
+        ("unsafe { std::ptr::null_mut::<i64>().write_volatile(a) }; a + b", "SIGSEGV, a segmentation fault"),
+        ("std::process::abort()", "SIGABRT"),
+        ("loop { std::hint::spin_loop(); }", "it was stopped after 3 s"),
+    ];
+    for (code, verdict) in takedowns {
+        save_by_rename(&path, &body(code));
+        watch.exp_string(verdict).unwrap();
+        save_by_rename(&path, &body("a + b"));
+        watch.exp_string("add passed: 2 checks passed").unwrap();
+        // Back from the pass to a failure, so that the next verdict is a new one on screen.
+        save_by_rename(&path, &body("a - b"));
+        watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    }
+    // State that exercise code leaves in its process (here an environment variable) is gone at
+    // the next check: each check starts from the host as it was before any check ran.
+    save_by_rename(&path, &body("unsafe { std::env::set_var(\"FIXTURE_LEFT_BEHIND\", \"1\") }; a + b"));
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    save_by_rename(&path, &body("a - b"));
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    save_by_rename(
+        &path,
+        &body("if std::env::var_os(\"FIXTURE_LEFT_BEHIND\").is_some() { return 0; } a + b"),
+    );
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+    wait_until_none_run_from(&course.path("course/target"));
+}
+
+/// `TENSORLINGS_WARM_HOST=0` turns the host off: checks run in processes of their own.
+#[test]
+fn without_the_warm_host_checks_run_in_their_own_process() {
+    let course = Course::new();
+    course.write_add(
+        "println!(\"running in {:?}\", std::env::current_exe().unwrap().file_name().unwrap()); a - b",
+    );
+    let mut watch = start_watch_with(&course, &[], &[("TENSORLINGS_WARM_HOST", "0")]);
+    watch.exp_string("running in \"add_check\"").unwrap();
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}
+
+/// A host that cannot start costs nothing: the checks run in processes of their own, with the
+/// same verdicts.
+#[test]
+fn a_host_that_does_not_start_leaves_checks_to_processes() {
+    let course = Course::new();
+    course.write("course/host.rs", "fn main() { eprintln!(\"no host today\"); std::process::exit(3) }\n");
+    course.write_add(
+        "println!(\"running in {:?}\", std::env::current_exe().unwrap().file_name().unwrap()); a - b",
+    );
+    let mut watch = start_watch(&course);
+    watch.exp_string("running in \"add_check\"").unwrap();
+    watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+    save_by_rename(&course.path("exercises/00_basics/add.rs"), &course.read("solutions/00_basics/add.rs"));
+    watch.exp_string("add passed: 2 checks passed").unwrap();
     press(&mut watch, "q");
     watch.exp_eof().unwrap();
 }

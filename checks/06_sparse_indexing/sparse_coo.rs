@@ -10,7 +10,8 @@
 //! - `sparse_dense_matmul`: against the dense product, with a transposed (non-contiguous) `b`, no
 //!   entries, float64, and the 4 TB matrix again.
 //! - `sparse_linear`: the output and the gradients of `weight` and `x` against the dense
-//!   `weight.mm(x)`; the code must use `to_sparse` (a dense product would pass the numbers).
+//!   `weight.mm(x)`; the code must use `to_sparse` and must not make the sparse copy dense again
+//!   (a dense product would pass the numbers).
 //! - `coo_bytes`: 1% of a 1000 x 1000 float32 matrix, float64, a 3-d tensor (three rows of
 //!   indices), no entries; compared with the bytes the tensors hold.
 //! - `coo_break_even_density`: float32, float64 and float16 in 1 to 3 dimensions, and confirmed
@@ -20,7 +21,7 @@ use tch::{Device, Kind, Tensor};
 use tensorlings_support::compare::{assert_equal, assert_grad_close};
 use tensorlings_support::memory;
 use tensorlings_support::random::{randint, randn, uniform};
-use tensorlings_support::source::assert_calls;
+use tensorlings_support::source::{assert_calls, assert_does_not_call, function};
 use tensorlings_support::{
     CheckResult, Checks, Failure, Tolerance, assert_close, assert_unchanged, check_that, within,
 };
@@ -338,13 +339,20 @@ fn main() {
             sparse_linear_matches(&pruned(6, 8, d), &randn(&[8, 3], Kind::Float, d))?;
             sparse_linear_matches(&pruned(1, 5, d), &randn(&[5, 1], Kind::Float, d))
         })
-        .check("sparse_linear goes through a sparse tensor (to_sparse)", |_ctx| {
+        .check("sparse_linear multiplies a sparse tensor (to_sparse, not made dense again)", |_ctx| {
             assert_calls(
                 EXERCISE_SOURCE,
                 "to_sparse",
                 "sparse_linear must multiply through a sparse copy of weight (a dense product gives \
                  the same numbers, but not what the exercise teaches): weight.to_sparse(None, \
                  None::<i64>, None::<i64>).mm(x)",
+            )?;
+            // A sparse copy made dense again before the product is the dense product.
+            assert_does_not_call(
+                &function(EXERCISE_SOURCE, "sparse_linear"),
+                "to_dense",
+                "sparse_linear must multiply the sparse copy itself: to_dense() turns it back into \
+                 the dense matrix (sparse.mm(dense) is already a dense result)",
             )
         })
         .check("coo_bytes: 1% of a 1000 x 1000 float32 matrix, float64, a 3-d tensor, no entries", |ctx| {

@@ -152,6 +152,27 @@ pub fn summary(verdict: &Verdict, invoke: &str) -> String {
                                something else (the exercise's code?) wrote or changed it"
                 .into()
         }
+        Outcome::OtherChecks { expected, reported } => {
+            let missing: Vec<&str> =
+                expected.iter().filter(|name| !reported.contains(name)).map(String::as_str).collect();
+            let extra: Vec<&str> =
+                reported.iter().filter(|name| !expected.contains(name)).map(String::as_str).collect();
+            let mut said = format!(
+                "the check report was not trusted: it lists {} where this exercise has {}",
+                count(reported.len(), "check"),
+                count(expected.len(), "check")
+            );
+            if !missing.is_empty() {
+                said.push_str(&format!("; missing: {}", quoted_list(&missing)));
+            }
+            if !extra.is_empty() {
+                said.push_str(&format!("; not the course's: {}", quoted_list(&extra)));
+            }
+            if missing.is_empty() && extra.is_empty() {
+                said.push_str("; the same names in another order");
+            }
+            said
+        }
         Outcome::SetupError { message } | Outcome::CouldNotRun { message } => message.clone(),
         Outcome::MissingBinary { bin, manifest } => format!(
             "{manifest} has no binary `{bin}`: the course package is out of date; run `{invoke} dev update`"
@@ -249,6 +270,11 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
 }
 
 /// "1 check", "2 checks".
+/// `"a", "b"`: names as a list in a sentence.
+fn quoted_list(names: &[&str]) -> String {
+    names.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }

@@ -9,6 +9,7 @@ mod terminal;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,9 @@ use colored::Colorize;
 use crate::cargo::Build;
 use crate::check;
 use crate::commands::App;
-use crate::course::{Course, check_bin};
+use crate::course::{Course, check_bin, hosted_lib};
 use crate::editor::{Editor, Kind};
+use crate::host::{HOST_BIN, Hosting};
 use crate::render;
 use crate::shipped::{Reset, reset_exercise};
 use crate::state::{Advance, State};
@@ -84,6 +86,8 @@ struct Watch<'a> {
     /// The running job was stopped because the file it checks changed: its verdict is stale.
     stale: bool,
     events: Sender<Event>,
+    /// The warm check host, when the course has one and it is not turned off.
+    hosting: Option<Arc<Hosting>>,
 }
 
 /// Watch mode. `edit_cmd` (`--edit-cmd`) is the editor to open the exercise with, at the start
@@ -100,14 +104,26 @@ pub fn run(app: &App, edit_cmd: Option<&str>) -> Result<ExitCode> {
     // build of a course takes minutes, both with progress of their own.
     app.provision()?;
     let current = &app.course.exercises()[state.current()];
-    Build {
-        course: &app.course,
-        bins: vec![check_bin(current)],
-        stage: None,
-        color: false,
-        show_progress: true,
+    // With the warm host, what a save needs is the host and the current check as a library:
+    // built here, with the host started meanwhile, so that the first save is as fast as the
+    // tenth.
+    let hosting = Hosting::for_course(&app.course).map(Arc::new);
+    let (bins, examples) = match hosting {
+        Some(_) => (vec![HOST_BIN.to_string()], vec![hosted_lib(current)]),
+        None => (vec![check_bin(current)], Vec::new()),
+    };
+    let (build, cargo_log) =
+        Build { course: &app.course, bins, examples, stage: None, color: false, show_progress: true }
+            .run_verbose()?;
+    if let (Some(hosting), Some(program)) =
+        (&hosting, build.bins.get(HOST_BIN).and_then(|built| built.executable.clone()))
+    {
+        // When this build compiled the library, the first save can already skip cargo.
+        hosting.remember(&app.course, current, &hosted_lib(current), &program, &cargo_log);
+        let hosting = Arc::clone(hosting);
+        // A host that does not start costs nothing: checks then run in processes.
+        std::thread::spawn(move || hosting.start(&program));
     }
-    .run()?;
 
     let (sender, receiver) = events::channel_pair();
     let _watcher = events::watch_files(&app.course.root.join("exercises"), sender.clone())?;
@@ -128,6 +144,7 @@ pub fn run(app: &App, edit_cmd: Option<&str>) -> Result<ExitCode> {
         recheck: false,
         stale: false,
         events: sender,
+        hosting,
     };
     watch.check_current()?;
     if edit_cmd.is_some() {
@@ -326,12 +343,16 @@ impl Watch<'_> {
             ..self.app.run.clone()
         };
         let events = self.events.clone();
+        let hosting = self.hosting.clone();
         let finished = match job {
             Job::One(index) => {
                 self.running = Some(Job::One(index));
                 Box::new(move || {
                     let exercise = &course.exercises()[index];
-                    Finished::One(index, check::check_exercise(&course, exercise, &options, false))
+                    Finished::One(
+                        index,
+                        check::check_exercise_warm(&course, exercise, &options, hosting.as_deref()),
+                    )
                 }) as Box<dyn FnOnce() -> Finished + Send>
             }
             Job::Profile(index) => {

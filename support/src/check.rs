@@ -132,8 +132,13 @@ impl<'a> Checks<'a> {
     /// Runs every check, prints a line per check, writes the report to `$TENSORLINGS_REPORT`
     /// (when set) and exits: with status 0 when no check failed, 1 otherwise.
     ///
+    /// With `TENSORLINGS_LIST_CHECKS` set, it writes the checks' names instead and runs none.
+    ///
     /// This never returns. Use [`Checks::execute`] to get the [`Report`] instead.
     pub fn run(self) -> ! {
+        if std::env::var_os(LIST_VAR).is_some() {
+            self.list_names()
+        }
         let report = self.execute();
         let mut code = if report.any_failed() { 1 } else { 0 };
         if let Some(path) = std::env::var_os(REPORT_VAR) {
@@ -220,6 +225,34 @@ impl<'a> Checks<'a> {
         report
     }
 }
+
+impl Checks<'_> {
+    /// Writes the checks' names, as a JSON array, to `$TENSORLINGS_REPORT` (stdout without it)
+    /// and exits, running no check: `tensorlings dev update` records them, and the runner then
+    /// refuses a report that lists other checks.
+    fn list_names(self) -> ! {
+        let mut json = String::from("[");
+        for (i, (name, _)) in self.checks.iter().enumerate() {
+            if i > 0 {
+                json.push_str(", ");
+            }
+            push_json_string(&mut json, name);
+        }
+        json.push_str("]\n");
+        let written = match std::env::var_os(REPORT_VAR) {
+            Some(path) => std::fs::write(path, json),
+            None => io::stdout().write_all(json.as_bytes()),
+        };
+        if let Err(error) = &written {
+            let _ = writeln!(io::stderr(), "tensorlings: could not write the names of the checks: {error}");
+        }
+        std::process::exit(i32::from(written.is_err()))
+    }
+}
+
+/// The environment variable that asks a check binary for the names of its checks instead of
+/// running them (see [`Checks::run`]).
+pub const LIST_VAR: &str = "TENSORLINGS_LIST_CHECKS";
 
 /// Set by the first [`Checks::execute`] of the process; a second one panics.
 static RUN_STARTED: AtomicBool = AtomicBool::new(false);

@@ -41,6 +41,8 @@
 //! - [`source`]: what the exercise's code calls, for exercises about one API.
 //! - [`crash`]: an explanation on stderr when a check segfaults for a known reason.
 //! - [`ranks`]: simulated ranks (threads) that exchange tensors over counted channels.
+//! - [`host`]: the warm check host, which forks a child per check from a process that already
+//!   holds libtorch (watch mode's fast path).
 //! - [`check`]: the harness a check binary runs, and the report it writes for the runner.
 //!   (Its `panics` module turns panics in learner code into readable failures.)
 
@@ -51,6 +53,7 @@ pub mod crash;
 pub mod device;
 pub mod failure;
 pub mod gradcheck;
+pub mod host;
 pub mod lexer;
 pub mod memory;
 mod panics;
@@ -157,6 +160,12 @@ macro_rules! exercise_modules {
         #[allow(dead_code, unused_imports, unused_variables, unused_mut)]
         pub mod solution {
             include!(concat!(env!("TENSORLINGS_SOLUTIONS_DIR"), "/", $file));
+        }
+        /// The entry point of this check when it is built as a library for the warm check host
+        /// (`tensorlings_support::host`): runs `main` in the host's forked child.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn tensorlings_hosted_check() -> i32 {
+            $crate::host::hosted_main(main)
         }
     };
 }

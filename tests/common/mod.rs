@@ -103,6 +103,27 @@ pub fn processes_running_from(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// Pids of check processes running from `dir`: every process there except watch mode's warm
+/// host itself (`tensorlings_host`, started by the runner), whose forked children do count.
+pub fn checks_running_from(dir: &Path) -> Vec<u32> {
+    let dir = dir.canonicalize().unwrap();
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let runs_from_dir =
+        |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir));
+    processes_running_from(&dir)
+        .into_iter()
+        .filter(|&pid| {
+            let is_host_program = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.file_name().is_some_and(|name| name == "tensorlings_host"));
+            let forked_by_host = parent_of(pid).is_some_and(runs_from_dir);
+            !is_host_program || forked_by_host
+        })
+        .collect()
+}
+
 /// Pids of processes whose command line contains `needle` (as one argument).
 pub fn processes_with_argument(needle: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")

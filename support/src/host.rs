@@ -1,0 +1,327 @@
+//! The warm check host: a process that already holds libtorch and forks a child per check, which
+//! loads the freshly built check library and runs it (docs/check-protocol.md, "The warm host").
+//!
+//! Starting a process that links libtorch costs 0.25-0.4 s, most of a save's feedback time. The
+//! host pays it once; each check then costs a `fork` and a `dlopen` of a small library (a few
+//! ms). Because every check runs in its own forked child, a check is as isolated as in its own
+//! process: a crash, a hang, an abort or state left behind (grad mode, seeds, a tensor kept in a
+//! static) dies with the child, no library is ever loaded into the host itself, and the runner
+//! limits the child (timeout, memory, output) exactly as it limits a check process.
+//!
+//! The host must stay single-threaded and must not run libtorch operators (a thread pool created
+//! before `fork` would not exist in the child). It depends on std alone, so that the test
+//! fixture course can build it without libtorch.
+//!
+//! Protocol, on the Unix socket whose path is the host's only argument. The runner writes one
+//! request per check, a line each: `lib HEX`, `cwd HEX`, `env HEXNAME HEXVALUE`, `unset HEXNAME`,
+//! `secret HEX`, `marker HEX`, then `run`. The host answers `started PID`, then, when the child
+//! has ended, writes the marker to its standard output and standard error (which the children
+//! share) and answers `ended STATUS` (the raw wait status). `error HEX` answers a request it
+//! cannot carry out. End of input ends the host.
+
+use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+
+/// The entry point a check library exports: it runs the checks and returns the exit code.
+pub const ENTRY_SYMBOL: &str = "tensorlings_hosted_check";
+
+/// The exit code of a child that could not load its check library (as a shell's for a command
+/// it cannot run): the runner tells it apart from a check's own codes.
+pub const LOAD_FAILED: i32 = 127;
+
+mod sys {
+    use std::ffi::{c_char, c_int, c_void};
+
+    #[link(name = "dl")]
+    unsafe extern "C" {
+        pub fn fork() -> c_int;
+        pub fn setpgid(pid: c_int, pgid: c_int) -> c_int;
+        pub fn dup2(old: c_int, new: c_int) -> c_int;
+        pub fn close(fd: c_int) -> c_int;
+        pub fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
+        pub fn kill(pid: c_int, signal: c_int) -> c_int;
+        pub fn _exit(code: c_int) -> !;
+        pub fn dlopen(file: *const c_char, mode: c_int) -> *mut c_void;
+        pub fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void;
+        pub fn dlerror() -> *const c_char;
+    }
+
+    pub const RTLD_NOW: c_int = 2;
+    pub const SIGKILL: c_int = 9;
+}
+
+/// One check to run, as the runner asked for it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    pub lib: Vec<u8>,
+    pub cwd: Vec<u8>,
+    pub env: Vec<(Vec<u8>, Vec<u8>)>,
+    pub unset: Vec<Vec<u8>>,
+    pub secret: Vec<u8>,
+    pub marker: Vec<u8>,
+}
+
+impl Request {
+    /// The request as lines of the protocol, ending with `run`.
+    pub fn encode(&self) -> String {
+        let mut text = format!("lib {}\ncwd {}\n", hex(&self.lib), hex(&self.cwd));
+        for (name, value) in &self.env {
+            text.push_str(&format!("env {} {}\n", hex(name), hex(value)));
+        }
+        for name in &self.unset {
+            text.push_str(&format!("unset {}\n", hex(name)));
+        }
+        text.push_str(&format!("secret {}\nmarker {}\nrun\n", hex(&self.secret), hex(&self.marker)));
+        text
+    }
+
+    /// Reads lines up to `run`. `Ok(None)` at the end of input before any line.
+    pub fn read(input: &mut impl BufRead) -> Result<Option<Request>, String> {
+        let mut request = Request::default();
+        let mut any = false;
+        loop {
+            let mut line = String::new();
+            match input.read_line(&mut line) {
+                Ok(0) if !any => return Ok(None),
+                Ok(0) => return Err("the request ended before `run`".into()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("cannot read the request: {e}")),
+            }
+            any = true;
+            // Split on single spaces: an empty value is an empty word.
+            let mut words = line.trim_end_matches(['\n', '\r']).split(' ');
+            let keyword = words.next().unwrap_or("");
+            let mut field = || -> Result<Vec<u8>, String> {
+                unhex(words.next().ok_or_else(|| format!("`{keyword}` lacks a value"))?)
+            };
+            match keyword {
+                "lib" => request.lib = field()?,
+                "cwd" => request.cwd = field()?,
+                "env" => {
+                    let name = field()?;
+                    request.env.push((name, field()?));
+                }
+                "unset" => request.unset.push(field()?),
+                "secret" => request.secret = field()?,
+                "marker" => request.marker = field()?,
+                "run" => return Ok(Some(request)),
+                other => return Err(format!("unknown request line `{other}`")),
+            }
+        }
+    }
+}
+
+/// Lower-case hex of `bytes`: paths and values of any content fit on one line.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string, as [`hex`] writes it.
+pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("odd-length hex `{text}`"));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| format!("bad hex `{text}`")))
+        .collect()
+}
+
+/// Serves requests on the socket at `path` until the runner closes it, then exits. Call it from
+/// `main` once libtorch is loaded (the host binary links it, and touches it without starting
+/// threads).
+pub fn serve(path: &str) -> ! {
+    let code = match UnixStream::connect(path) {
+        Ok(stream) => match serve_on(stream) {
+            Ok(()) => 0,
+            Err(message) => {
+                eprintln!("tensorlings host: {message}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("tensorlings host: cannot connect to {path}: {e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn serve_on(stream: UnixStream) -> Result<(), String> {
+    let mut replies = stream.try_clone().map_err(|e| format!("cannot clone the socket: {e}"))?;
+    let control = [stream.as_raw_fd(), replies.as_raw_fd()];
+    let mut requests = BufReader::new(stream);
+    while let Some(request) = Request::read(&mut requests)? {
+        let reply = match run_child(&request, &control, &mut replies) {
+            Ok(status) => {
+                // The child and everything it started are gone: what they wrote is in the pipes,
+                // and the marker tells the runner where this check's output ends.
+                let marker = [b"\n".as_slice(), &request.marker, b"\n"].concat();
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(&marker).and_then(|_| stdout.flush());
+                let _ = std::io::stderr().lock().write_all(&marker);
+                format!("ended {status}\n")
+            }
+            Err(message) => format!("error {}\n", hex(message.as_bytes())),
+        };
+        replies.write_all(reply.as_bytes()).map_err(|e| format!("cannot answer the runner: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Forks the child that runs `request`, answers `started PID` on `replies`, and returns the
+/// child's wait status. `control` are the socket's descriptors, which the child must not hold.
+fn run_child(request: &Request, control: &[c_int], replies: &mut UnixStream) -> Result<c_int, String> {
+    let to_c =
+        |bytes: &[u8]| CString::new(bytes.to_vec()).map_err(|_| "a NUL byte in the request".to_string());
+    let lib = to_c(&request.lib)?;
+    // Made before the fork, so that the child allocates nothing before it runs the check.
+    let env: Vec<(OsString, OsString)> =
+        request.env.iter().map(|(name, value)| (os(name), os(value))).collect();
+    let unset: Vec<OsString> = request.unset.iter().map(|name| os(name)).collect();
+    let cwd = os(&request.cwd);
+    let (secret_reader, mut secret_writer) =
+        std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    secret_writer.write_all(&request.secret).map_err(|e| format!("cannot write the secret: {e}"))?;
+    drop(secret_writer);
+
+    // SAFETY: the host is single-threaded (see the module's documentation), so the child may run
+    // any code after the fork.
+    let pid = unsafe { sys::fork() };
+    if pid < 0 {
+        return Err(format!("cannot fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: in the child, before any check code; the descriptors are ours. Learner code
+        // must not reach the socket, where it could answer in the host's name.
+        unsafe {
+            sys::setpgid(0, 0);
+            for &fd in control {
+                sys::close(fd);
+            }
+            sys::dup2(secret_reader.as_raw_fd(), 0);
+        }
+        drop(secret_reader);
+        child_runs(&lib, &cwd, &env, &unset)
+    }
+    drop(secret_reader);
+    // Both sides set the group, so the runner never sees a pid whose group does not exist yet.
+    // SAFETY: plain system calls on our own child.
+    unsafe { sys::setpgid(pid, pid) };
+    if let Err(e) = replies.write_all(format!("started {pid}\n").as_bytes()) {
+        // SAFETY: as above.
+        unsafe { sys::kill(-pid, sys::SIGKILL) };
+        return Err(format!("cannot answer the runner: {e}"));
+    }
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: waits for our own child.
+        let waited = unsafe { sys::waitpid(pid, &mut status, 0) };
+        if waited == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("cannot wait for the check: {error}"));
+        }
+    }
+    // Whatever the check started and left running goes with it, as when the runner ends a
+    // check process's group.
+    // SAFETY: the group is the child's own.
+    unsafe { sys::kill(-pid, sys::SIGKILL) };
+    Ok(status)
+}
+
+fn os(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(bytes.to_vec())
+}
+
+/// In the forked child: the check's working folder and environment, then its library's entry.
+fn child_runs(lib: &CString, cwd: &OsStr, env: &[(OsString, OsString)], unset: &[OsString]) -> ! {
+    if let Err(e) = std::env::set_current_dir(cwd) {
+        fail_to_load(&format!("cannot enter {}: {e}", cwd.to_string_lossy()));
+    }
+    for (name, value) in env {
+        // SAFETY: the child is single-threaded.
+        unsafe { std::env::set_var(name, value) };
+    }
+    for name in unset {
+        // SAFETY: as above.
+        unsafe { std::env::remove_var(name) };
+    }
+    // SAFETY: the library is a check built for this host; its initializers are the ones a
+    // check process would run at its start.
+    let handle = unsafe { sys::dlopen(lib.as_ptr(), sys::RTLD_NOW) };
+    if handle.is_null() {
+        fail_to_load(&format!("cannot load {}: {}", lib.to_string_lossy(), last_dl_error()));
+    }
+    let symbol = CString::new(ENTRY_SYMBOL).expect("no NUL in the name");
+    // SAFETY: looks a symbol up in a library we loaded.
+    let entry = unsafe { sys::dlsym(handle, symbol.as_ptr()) };
+    if entry.is_null() {
+        fail_to_load(&format!("{} has no `{ENTRY_SYMBOL}`: {}", lib.to_string_lossy(), last_dl_error()));
+    }
+    // SAFETY: the symbol is the `extern "C" fn() -> i32` that `exercise_modules!` exports.
+    let entry: extern "C" fn() -> c_int = unsafe { std::mem::transmute::<*mut c_void, _>(entry) };
+    let code = entry();
+    let _ = std::io::stdout().flush();
+    // SAFETY: ends the child without running the host's exit handlers (libtorch's destructors
+    // cost time for nothing, and the host's own stdout buffer is not ours to flush).
+    unsafe { sys::_exit(code) }
+}
+
+fn last_dl_error() -> String {
+    // SAFETY: dlerror returns NULL or a C string valid until the next dl call.
+    let text: *const c_char = unsafe { sys::dlerror() };
+    if text.is_null() {
+        return "no reason given".into();
+    }
+    // SAFETY: as above.
+    unsafe { std::ffi::CStr::from_ptr(text) }.to_string_lossy().into_owned()
+}
+
+fn fail_to_load(message: &str) -> ! {
+    let _ = writeln!(std::io::stderr(), "tensorlings host: {message}");
+    // SAFETY: see `child_runs`.
+    unsafe { sys::_exit(LOAD_FAILED) }
+}
+
+/// What a check library's exported entry does: runs the check's `main` and returns the code a
+/// check process would exit with. The harness normally ends the process itself once the report
+/// is written; a panic that escapes `main` exits with 101, as Rust's runtime does.
+pub fn hosted_main(main: fn()) -> i32 {
+    match std::panic::catch_unwind(main) {
+        Ok(()) => 0,
+        Err(_) => 101,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_survives_its_encoding() {
+        let request = Request {
+            lib: b"/tmp/a b/libx.so".to_vec(),
+            cwd: b"/course\nroot".to_vec(),
+            env: vec![(b"A".to_vec(), b"1 2".to_vec()), (b"B".to_vec(), Vec::new())],
+            unset: vec![b"C".to_vec()],
+            secret: vec![0, 255, 10],
+            marker: b"--end--".to_vec(),
+        };
+        let text = request.encode();
+        assert_eq!(Request::read(&mut text.as_bytes()).unwrap(), Some(request));
+    }
+
+    #[test]
+    fn the_end_of_input_ends_the_requests() {
+        assert_eq!(Request::read(&mut "".as_bytes()).unwrap(), None);
+        assert!(Request::read(&mut "lib 41\n".as_bytes()).unwrap_err().contains("before `run`"));
+        assert!(Request::read(&mut "launch\n".as_bytes()).unwrap_err().contains("unknown"));
+        assert!(Request::read(&mut "lib 4\nrun\n".as_bytes()).unwrap_err().contains("odd-length"));
+    }
+}
