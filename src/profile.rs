@@ -399,6 +399,26 @@ mod tests {
     }
 
     #[test]
+    fn the_request_sets_the_harness_variables_and_the_time_it_needs() {
+        let (mut env, mut unset) = (Vec::new(), Vec::new());
+        let traced = Request { trace: Some(PathBuf::from("/tmp/t.json")) };
+        assert_eq!(traced.add_to(&mut env, &mut unset), PROFILE_TIME);
+        assert_eq!(
+            env,
+            [
+                ("TENSORLINGS_PROFILE".to_string(), "1".to_string()),
+                ("TENSORLINGS_TRACE".to_string(), "/tmp/t.json".to_string())
+            ]
+        );
+        assert!(unset.is_empty());
+        let (mut env, mut unset) = (Vec::new(), Vec::new());
+        Request::default().add_to(&mut env, &mut unset);
+        assert_eq!(env.len(), 1);
+        // A trace path left in the learner's environment is not inherited.
+        assert_eq!(unset, ["TENSORLINGS_TRACE"]);
+    }
+
+    #[test]
     fn a_check_declares_a_profile_with_a_call_not_a_mention() {
         assert!(declares_profile(
             "fn main() { Checks::new().check(\"a\", f).profile(\"f\", sizes, g).run() }"
