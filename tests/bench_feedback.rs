@@ -138,3 +138,24 @@ fn an_unknown_exercise_is_named_in_the_error() {
     assert!(!output.status.success());
     assert!(stderr.contains("no exercise 'nope' in") && stderr.contains("info.toml"), "{stderr}");
 }
+
+#[test]
+fn a_process_that_left_the_watch_session_is_ended_too() {
+    let course = Course::new();
+    let bin = tempfile::tempdir().unwrap();
+    let wrapper = bin.path().join("tensorlings");
+    // A runner that starts a process in a session of its own, as a long-lived check host might,
+    // and leaves it running when it exits.
+    let runner = assert_cmd::cargo::cargo_bin("tensorlings");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nsetsid sleep 4321.5 &\nexec {} \"$@\"\n", runner.display()))
+        .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut command = bench(&course, &["--repeats", "1", "--saves", "1", "--runner"]);
+    let output = command.arg(&wrapper).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        common::processes_with_argument("4321.5"),
+        Vec::<u32>::new(),
+        "the runner's own sessions are ended"
+    );
+}
