@@ -30,9 +30,10 @@ use crate::verify;
 use events::{Event, Key, KeyReader};
 use list::{Effect, ListView};
 
-/// Trailing-edge debounce: editors write a file in several steps (truncate, write, rename);
-/// check once they are done.
-const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Trailing-edge debounce: editors write a file in several steps (truncate, write, rename),
+/// microseconds apart; check once they are done. Every millisecond here is a millisecond of
+/// every save's wait (rustlings waits 200).
+const DEBOUNCE: Duration = Duration::from_millis(30);
 
 const KEYS: &str =
     "n next · h hint · l list · e edit · r re-run · p profile · c check all · x reset · q quit";

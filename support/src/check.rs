@@ -455,7 +455,9 @@ impl Report {
         let written = (|| {
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(crate::trust::sign(self.to_json()).as_bytes())?;
-            file.sync_all()?;
+            // No fsync: the rename alone keeps readers from a half-written report, and the
+            // report is read at once and thrown away, so surviving a power cut is worth nothing
+            // (an fsync costs milliseconds at every check).
             std::fs::rename(&temp, path)
         })();
         if written.is_err() {
