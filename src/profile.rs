@@ -345,7 +345,7 @@ pub fn command(
             if verdict.status() == Status::Error {
                 return Ok(ExitCode::from(2));
             }
-            eprintln!("{}", render::profile::not_passing(&exercise.name, app.invoke));
+            eprintln!("{}", render::profile::not_passing(&exercise.name, verdict.status(), app.invoke));
             Ok(ExitCode::from(1))
         }
         Profiled::Measured(profile) => {

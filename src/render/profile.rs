@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::bytes::Bytes;
 use crate::profile::{Against, AtSize, Finding, FunctionProfile, Measured, Profile};
+use crate::verdict::Status;
 
 /// Why there is nothing to profile, and where there is.
 pub fn no_profile(exercise: &str, profiled: &[String]) -> String {
@@ -22,12 +23,22 @@ pub fn no_profile(exercise: &str, profiled: &[String]) -> String {
     )
 }
 
-/// Said after the verdict of an exercise that does not pass.
-pub fn not_passing(exercise: &str, invoke: &str) -> String {
-    format!(
-        "`{exercise}` does not pass yet, so it was not profiled: a wrong answer is not worth timing. Make it \
-         pass (`{invoke} run {exercise}`), then profile it."
-    )
+/// Said after the verdict of an exercise that does not pass in profile mode. The checks and the
+/// profile run in one process, so a crash, a timeout or too much memory may come from the
+/// profile's large sizes after the checks passed: that is not "does not pass yet".
+pub fn not_passing(exercise: &str, status: Status, invoke: &str) -> String {
+    match status {
+        Status::Crash | Status::Timeout => format!(
+            "`{exercise}` was stopped while it was checked and profiled (the checks and the profile run in one \
+             process, the profile's sizes last): nothing was measured. If `{invoke} run {exercise}` passes, \
+             the exercise fails only at the profile's larger sizes: look for a crash, a hang or an allocation \
+             that grows with n."
+        ),
+        _ => format!(
+            "`{exercise}` does not pass yet, so it was not profiled: a wrong answer is not worth timing. Make it \
+             pass (`{invoke} run {exercise}`), then profile it."
+        ),
+    }
 }
 
 /// "1.23 ms", "456 µs", "12.0 s": three significant digits.
@@ -373,6 +384,9 @@ mod tests {
             "`tensors` declares no profile (its checks name no function to time against the reference and the \
              built-in); these exercises do: relu, mm"
         );
-        assert!(not_passing("mm", "tensorlings").contains("`tensorlings run mm`"));
+        assert!(not_passing("mm", Status::Fail, "tensorlings").contains("does not pass yet"));
+        let crashed = not_passing("mm", Status::Crash, "tensorlings");
+        assert!(crashed.contains("was stopped while it was checked and profiled"), "{crashed}");
+        assert!(crashed.contains("`tensorlings run mm`"));
     }
 }

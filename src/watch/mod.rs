@@ -25,7 +25,7 @@ use crate::host::{HOST_BIN, Hosting};
 use crate::render;
 use crate::shipped::{Reset, reset_exercise};
 use crate::state::{Advance, State};
-use crate::verdict::Verdict;
+use crate::verdict::{Status, Verdict};
 use crate::verify;
 use events::{Event, Key, KeyReader};
 use list::{Effect, ListView};
@@ -441,7 +441,11 @@ impl Watch<'_> {
                 self.body = match profiled? {
                     crate::profile::Profiled::Measured(profile) => render::profile::table(&profile),
                     crate::profile::Profiled::NotPassing(verdict) => {
-                        self.state.record(index, &verdict);
+                        // A crash or a timeout may come from the profile's large sizes alone:
+                        // only a verdict of the checks themselves changes the progress.
+                        if !matches!(verdict.status(), Status::Crash | Status::Timeout) {
+                            self.state.record(index, &verdict);
+                        }
                         let see_all = format!("`{} run {}` shows all", self.app.invoke, exercise.name);
                         let shown = render::Shown {
                             hint: "press h for a hint",
@@ -451,7 +455,7 @@ impl Watch<'_> {
                         format!(
                             "{}{}\n",
                             render::verdict(course, exercise, &verdict, &shown),
-                            render::profile::not_passing(&exercise.name, self.app.invoke)
+                            render::profile::not_passing(&exercise.name, verdict.status(), self.app.invoke)
                         )
                     }
                 };
