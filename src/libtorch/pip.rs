@@ -47,7 +47,16 @@ impl Venv {
     /// packages named. The error says what to do; `invoke` is for the suggested command.
     pub fn pip_install(&self, packages: &[String], no_deps: bool, invoke: &str) -> Result<()> {
         let mut command = Command::new(&self.python);
-        command.args(["-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"]);
+        // --no-compile: pip would byte-compile torch's thousands of Python files, a good part of
+        // the install's time, for a Python that never imports them (only libtorch is used).
+        command.args([
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--no-compile",
+            "--disable-pip-version-check",
+        ]);
         if no_deps {
             command.arg("--no-deps");
         }
