@@ -191,16 +191,30 @@ impl<'a> Provisioner<'a> {
             Place::Config => {
                 let config = self.config_path();
                 match read_configured(&config) {
-                    Some(dir) => {
-                        // The kind of tensorlings' own install is in its record, not in the folder.
-                        let kind = self.own_record().filter(|r| r.libtorch == dir).map(|r| r.kind);
-                        self.probe_dir(
+                    // tensorlings' own install counts only with its record, written last: its
+                    // folder may hold a half-finished install, and its kind is in the record.
+                    Some(dir) if dir.starts_with(self.install_dir()) => match self.own_record() {
+                        Some(installed) if installed.libtorch == dir => self.probe_dir(
                             &config.display().to_string(),
                             &dir,
                             "recorded in .cargo/config.toml by an earlier setup",
-                            kind,
-                        )
-                    }
+                            Some(installed.kind),
+                        ),
+                        _ => Probe {
+                            place: config.display().to_string(),
+                            finding: format!(
+                                "{} is not a finished install of tensorlings' (it will be redone)",
+                                dir.display()
+                            ),
+                            usable: None,
+                        },
+                    },
+                    Some(dir) => self.probe_dir(
+                        &config.display().to_string(),
+                        &dir,
+                        "recorded in .cargo/config.toml by an earlier setup",
+                        None,
+                    ),
                     None => Probe {
                         place: config.display().to_string(),
                         finding: "no libtorch recorded yet".into(),
@@ -391,21 +405,13 @@ impl<'a> Provisioner<'a> {
         Ok(found)
     }
 
-    /// The packages that hold the libraries libtorch_cpu loads, by torch's METADATA (and the
-    /// meta-package's, where torch names one), installed without dependencies.
+    /// The packages that hold the libraries libtorch_cpu loads, by torch's METADATA. With
+    /// their dependencies: those are only what the meta-package pins for the chosen extras.
     fn install_cpu_libraries(&self, venv: &Venv, site: &Path) -> Result<()> {
         let torch_metadata = pip::installed_metadata(site, "torch")?;
-        let plan = plan::cpu_only_plan(&torch_metadata)
+        let packages = plan::cpu_only_plan(&torch_metadata)
             .map_err(|e| anyhow::anyhow!("{e}: run `{} setup --cuda` for a full install", self.invoke))?;
-        let mut packages: Vec<String> = plan.packages.iter().map(plan::Requirement::pip_arg).collect();
-        if let Some((meta, extras)) = plan.meta {
-            venv.pip_install(&[meta.pip_arg()], true, self.invoke)?;
-            let meta_metadata = pip::installed_metadata(site, &meta.name)?;
-            let held = plan::extra_packages(&meta.name, &meta_metadata, &extras)
-                .map_err(|e| anyhow::anyhow!("{e}: run `{} setup --cuda` for a full install", self.invoke))?;
-            packages.extend(held.iter().map(plan::Requirement::pip_arg));
-        }
-        venv.pip_install(&packages, true, self.invoke)
+        venv.pip_install(&packages, false, self.invoke)
     }
 
     /// `setup --cuda` on a CPU-only install: pip adds torch's missing dependencies (torch

@@ -19,14 +19,6 @@ Requires-Dist: nvidia-cudnn-cu13==9.20.0.48; platform_system == \"Linux\"\n\
 Requires-Dist: triton==3.7.1; platform_system == \"Linux\" and python_version < \"3.15\"\n\
 Requires-Dist: optree>=0.13.0; extra == \"optree\"\n\nThe description.\n";
 
-const TOOLKIT_METADATA: &str = "Metadata-Version: 2.1\nName: cuda-toolkit\nVersion: 13.0.3.0\n\
-Provides-Extra: cublas\n\
-Requires-Dist: nvidia-cublas==13.1.1.3.*; sys_platform == 'linux' and extra == 'cublas'\n\
-Provides-Extra: cudart\n\
-Requires-Dist: nvidia-cuda-runtime==13.0.96.*; sys_platform == 'linux' and extra == 'cudart'\n\
-Provides-Extra: cupti\n\
-Requires-Dist: nvidia-cuda-cupti==13.0.85.*; sys_platform == 'linux' and extra == 'cupti'\n";
-
 /// Python, venv and pip in one shell script. `python3 -m venv DIR` copies the script to
 /// DIR/bin/python; that one answers sysconfig's site-packages and `-m pip install`, which it
 /// appends to $FAKE_PIP_LOG and carries out by writing the files tensorlings reads.
@@ -54,9 +46,6 @@ if [ "$1 $2 $3" = "-m pip install" ]; then
         : > "$site/torch/lib/libtorch_cpu.so"; : > "$site/torch/lib/libtorch_cuda.so"
         echo "__version__ = '2.13.0+cu130'" > "$site/torch/version.py"
         cp "$FAKE_TORCH_METADATA" "$site/torch-2.13.0.dist-info/METADATA" ;;
-      cuda-toolkit==*)
-        mkdir -p "$site/cuda_toolkit-13.0.3.0.dist-info"
-        cp "$FAKE_TOOLKIT_METADATA" "$site/cuda_toolkit-13.0.3.0.dist-info/METADATA" ;;
     esac
   done
   exit 0
@@ -78,7 +67,6 @@ impl Machine {
         machine.script("bin/python3", FAKE_PYTHON);
         machine.script("bin/cargo", FAKE_CARGO);
         std::fs::write(machine.path("torch-METADATA"), TORCH_METADATA).unwrap();
-        std::fs::write(machine.path("toolkit-METADATA"), TOOLKIT_METADATA).unwrap();
         machine
     }
 
@@ -103,8 +91,7 @@ impl Machine {
             .env("TENSORLINGS_CUDA", if driver { "1" } else { "0" })
             .env("FAKE_PIP_LOG", self.path("pip.log"))
             .env("FAKE_CARGO_LOG", self.path("cargo.log"))
-            .env("FAKE_TORCH_METADATA", self.path("torch-METADATA"))
-            .env("FAKE_TOOLKIT_METADATA", self.path("toolkit-METADATA"));
+            .env("FAKE_TORCH_METADATA", self.path("torch-METADATA"));
         command
     }
 
@@ -144,15 +131,11 @@ fn without_a_driver_only_what_libtorch_cpu_loads_is_installed() {
         .stderr(predicate::str::contains("CPU only (no NVIDIA driver found)"))
         .stderr(predicate::str::contains("setup --cuda` adds them later"))
         .stdout(predicate::str::contains("libtorch 2.13.0+cu130, CPU only (tensorlings' own install)"));
-    // torch alone, then the meta-package its METADATA names, then the two packages of the
-    // meta-package's extras `cudart` and `cupti`, all without dependencies.
+    // torch alone, then only the extras `cudart` and `cupti` of the meta-package that its
+    // METADATA requires (pip installs the two packages the meta-package pins for them).
     assert_eq!(
         machine.pip_commands(),
-        [
-            format!("{PIP} --no-deps torch==2.13.0"),
-            format!("{PIP} --no-deps cuda-toolkit==13.0.3"),
-            format!("{PIP} --no-deps nvidia-cuda-runtime==13.0.96.* nvidia-cuda-cupti==13.0.85.*"),
-        ]
+        [format!("{PIP} --no-deps torch==2.13.0"), format!("{PIP} cuda-toolkit[cudart,cupti]==13.0.3")]
     );
     assert!(machine.record().contains("kind = \"cpu-only\""), "{}", machine.record());
     let config = course.read(".cargo/config.toml");
@@ -174,7 +157,7 @@ fn without_a_driver_only_what_libtorch_cpu_loads_is_installed() {
         .assert()
         .success()
         .stdout(predicate::str::contains("libtorch 2.13.0+cu130, CPU only, at"));
-    assert_eq!(machine.pip_commands().len(), 3);
+    assert_eq!(machine.pip_commands().len(), 2);
 }
 
 #[test]
@@ -196,7 +179,7 @@ fn setup_cuda_adds_the_rest_and_changes_what_the_course_links() {
     assert!(course.read(".cargo/config.toml").contains("TENSORLINGS_LIBTORCH_KIND = \"with-cuda\""));
     // Once is enough.
     machine.setup(&course, &["setup", "--cuda"], false).assert().success();
-    assert_eq!(machine.pip_commands().len(), 4);
+    assert_eq!(machine.pip_commands().len(), 3);
 }
 
 #[test]
@@ -304,4 +287,25 @@ fn setup_cuda_with_a_cpu_libtorch_of_ones_own_says_what_to_do() {
         predicate::str::contains("libtorch 2.13.0+cpu, CPU only (the LIBTORCH environment variable)"),
     );
     assert!(machine.pip_commands().is_empty());
+}
+
+#[test]
+fn an_install_without_its_record_is_not_trusted_even_where_the_config_points() {
+    let machine = Machine::new();
+    let course = libtorch_course();
+    machine.setup(&course, &["setup"], false).assert().success();
+    // As if the install had stopped before its last step: every file there but the record.
+    std::fs::remove_file(machine.install_dir().join("installed.toml")).unwrap();
+    machine
+        .setup(&course, &["setup", "--check"], false)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("is not a finished install of tensorlings' (it will be redone)"))
+        .stdout(predicate::str::contains("an unfinished install (it will be redone)"));
+    machine
+        .setup(&course, &["setup"], false)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("did not finish; starting it over"));
+    assert_eq!(machine.pip_commands().len(), 4, "{:?}", machine.pip_commands());
 }

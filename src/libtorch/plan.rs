@@ -45,8 +45,7 @@ impl fmt::Display for Kind {
 
 /// A shared library outside the torch wheel that `libtorch_cpu.so` loads, and where the
 /// CUDA wheels keep it: in a package of its own (`nvidia-cuda-runtime`, `-cu12` for older
-/// torch), or behind an extra of the `cuda-toolkit` meta-package that torch 2.10 and later
-/// require instead.
+/// torch), which torch 2.13 requires through an extra of the `cuda-toolkit` meta-package.
 struct CudaLibrary {
     file: &'static str,
     package: &'static str,
@@ -151,38 +150,20 @@ pub fn requirements(metadata: &str) -> Vec<Requirement> {
         .collect()
 }
 
-/// What a CPU-only install adds to torch, read from torch's METADATA. Installed without
-/// dependencies, in two rounds when the libraries sit behind a meta-package: the meta-package
-/// first (its METADATA names the packages of each extra), then those packages.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CpuOnlyPlan {
-    /// Packages that hold a needed library themselves.
-    pub packages: Vec<Requirement>,
-    /// A meta-package (e.g. `cuda-toolkit==13.0.3`) and the extras of it that hold the rest.
-    pub meta: Option<(Requirement, Vec<String>)>,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum PlanError {
     /// No requirement of torch's says where this library is.
     NoPackageFor(&'static str),
-    /// The meta-package's METADATA has nothing for this extra.
-    EmptyExtra { package: String, extra: String },
 }
 
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PlanError::NoPackageFor(file) => {
-                write!(
-                    f,
-                    "torch's METADATA names no package that holds {file} (looked for `{}` or a `cuda-toolkit` extra)",
-                    package_of(file)
-                )
-            }
-            PlanError::EmptyExtra { package, extra } => {
-                write!(f, "{package}'s METADATA lists no package for its extra `{extra}`")
-            }
+            PlanError::NoPackageFor(file) => write!(
+                f,
+                "torch's METADATA names no package that holds {file} (looked for `{}` or a `cuda-toolkit` extra)",
+                package_of(file)
+            ),
         }
     }
 }
@@ -191,42 +172,28 @@ fn package_of(file: &str) -> &'static str {
     NEEDED_BY_LIBTORCH_CPU.iter().find(|l| l.file == file).map_or("?", |l| l.package)
 }
 
-/// Which of torch's requirements hold the libraries libtorch_cpu loads.
-pub fn cpu_only_plan(torch_metadata: &str) -> Result<CpuOnlyPlan, PlanError> {
+/// What a CPU-only install adds to torch, as pip arguments, read from torch's METADATA: the
+/// packages that hold the libraries libtorch_cpu loads, with the version torch pins, e.g.
+/// `nvidia-cuda-runtime-cu12==12.8.90`; where torch requires them through extras of a
+/// meta-package, that package with only those extras, e.g. `cuda-toolkit[cudart,cupti]==13.0.3`
+/// (pip then installs the packages the meta-package pins for them, and nothing else).
+pub fn cpu_only_plan(torch_metadata: &str) -> Result<Vec<String>, PlanError> {
     // Requirements of torch's own extras (`optree`, ...) are never installed by plain pip.
     let required: Vec<Requirement> =
         requirements(torch_metadata).into_iter().filter(|r| r.extra().is_none()).collect();
     let mut packages = Vec::new();
-    let mut meta: Option<(Requirement, Vec<String>)> = None;
+    let mut meta: Option<(&Requirement, Vec<&str>)> = None;
     for library in &NEEDED_BY_LIBTORCH_CPU {
         if let Some(own) = required.iter().find(|r| r.is_package(library.package)) {
-            packages.push(own.clone());
+            packages.push(own.pip_arg());
         } else if let Some(holder) = required.iter().find(|r| r.extras.iter().any(|e| e == library.extra)) {
-            match &mut meta {
-                Some((_, extras)) => extras.push(library.extra.to_string()),
-                None => meta = Some((holder.clone(), vec![library.extra.to_string()])),
-            }
+            meta.get_or_insert_with(|| (holder, Vec::new())).1.push(library.extra);
         } else {
             return Err(PlanError::NoPackageFor(library.file));
         }
     }
-    Ok(CpuOnlyPlan { packages, meta })
-}
-
-/// The packages a meta-package's METADATA lists under `extras`, for the second round.
-pub fn extra_packages(
-    meta_name: &str,
-    meta_metadata: &str,
-    extras: &[String],
-) -> Result<Vec<Requirement>, PlanError> {
-    let all = requirements(meta_metadata);
-    let mut packages = Vec::new();
-    for extra in extras {
-        let before = packages.len();
-        packages.extend(all.iter().filter(|r| r.extra() == Some(extra.as_str())).cloned());
-        if packages.len() == before {
-            return Err(PlanError::EmptyExtra { package: meta_name.to_string(), extra: extra.clone() });
-        }
+    if let Some((holder, extras)) = meta {
+        packages.push(format!("{}[{}]{}", holder.name, extras.join(","), holder.version));
     }
     Ok(packages)
 }
@@ -248,17 +215,6 @@ Requires-Dist: optree>=0.13.0; extra == \"optree\"\n\
 Dynamic: requires-dist\n\
 \n\
 Requires-Dist: this-is-the-description\n";
-
-    /// Part of cuda-toolkit 13.0.3's METADATA.
-    const CUDA_TOOLKIT: &str = "Name: cuda-toolkit\nVersion: 13.0.3.0\nProvides-Extra: all\n\
-Requires-Dist: nvidia-cuda-cupti==13.0.85.*; (sys_platform == 'linux' and platform_machine == 'x86_64') and extra == 'all'\n\
-Requires-Dist: nvidia-cuda-runtime==13.0.96.*; (sys_platform == 'linux' and platform_machine == 'x86_64') and extra == 'all'\n\
-Provides-Extra: cublas\n\
-Requires-Dist: nvidia-cublas==13.1.1.3.*; (sys_platform == 'linux') and extra == 'cublas'\n\
-Provides-Extra: cudart\n\
-Requires-Dist: nvidia-cuda-runtime==13.0.96.*; (sys_platform == 'linux' and platform_machine == 'x86_64') and extra == 'cudart'\n\
-Provides-Extra: cupti\n\
-Requires-Dist: nvidia-cuda-cupti==13.0.85.*; (sys_platform == 'linux' and platform_machine == 'x86_64') and extra == 'cupti'\n";
 
     #[test]
     fn requirement_lines_parse() {
@@ -292,14 +248,7 @@ Requires-Dist: nvidia-cuda-cupti==13.0.85.*; (sys_platform == 'linux' and platfo
 
     #[test]
     fn torch_2_13_needs_two_extras_of_cuda_toolkit() {
-        let plan = cpu_only_plan(TORCH_2_13).unwrap();
-        assert!(plan.packages.is_empty());
-        let (meta, extras) = plan.meta.unwrap();
-        assert_eq!(meta.pip_arg(), "cuda-toolkit==13.0.3");
-        assert_eq!(extras, ["cudart", "cupti"]);
-        let packages = extra_packages("cuda-toolkit", CUDA_TOOLKIT, &extras).unwrap();
-        let args: Vec<String> = packages.iter().map(Requirement::pip_arg).collect();
-        assert_eq!(args, ["nvidia-cuda-runtime==13.0.96.*", "nvidia-cuda-cupti==13.0.85.*"]);
+        assert_eq!(cpu_only_plan(TORCH_2_13).unwrap(), ["cuda-toolkit[cudart,cupti]==13.0.3"]);
     }
 
     #[test]
@@ -308,10 +257,10 @@ Requires-Dist: nvidia-cuda-cupti==13.0.85.*; (sys_platform == 'linux' and platfo
 Requires-Dist: nvidia-cuda-runtime-cu12==12.8.90; platform_system == \"Linux\" and platform_machine == \"x86_64\"\n\
 Requires-Dist: nvidia-cuda-cupti-cu12==12.8.90; platform_system == \"Linux\" and platform_machine == \"x86_64\"\n\
 Requires-Dist: nvidia-cuda-nvrtc-cu12==12.8.93; platform_system == \"Linux\"\n";
-        let plan = cpu_only_plan(metadata).unwrap();
-        assert_eq!(plan.meta, None);
-        let args: Vec<String> = plan.packages.iter().map(Requirement::pip_arg).collect();
-        assert_eq!(args, ["nvidia-cuda-runtime-cu12==12.8.90", "nvidia-cuda-cupti-cu12==12.8.90"]);
+        assert_eq!(
+            cpu_only_plan(metadata).unwrap(),
+            ["nvidia-cuda-runtime-cu12==12.8.90", "nvidia-cuda-cupti-cu12==12.8.90"]
+        );
     }
 
     #[test]
@@ -322,10 +271,6 @@ Requires-Dist: nvidia-cuda-nvrtc-cu12==12.8.93; platform_system == \"Linux\"\n";
         assert!(PlanError::NoPackageFor("libcudart").to_string().contains("nvidia-cuda-runtime"));
         let cupti_missing = "Requires-Dist: nvidia-cuda-runtime-cu12==12.8.90\n";
         assert_eq!(cpu_only_plan(cupti_missing), Err(PlanError::NoPackageFor("libcupti")));
-        assert_eq!(
-            extra_packages("cuda-toolkit", CUDA_TOOLKIT, &["nvrtc".to_string()]),
-            Err(PlanError::EmptyExtra { package: "cuda-toolkit".into(), extra: "nvrtc".into() })
-        );
     }
 
     #[test]
