@@ -360,23 +360,13 @@ impl<'a> Provisioner<'a> {
             version = self.version,
             dir = dir.display()
         );
+        // The course's dependencies compile meanwhile: the download and the unpacking leave
+        // the cores mostly idle. First those that do not need libtorch...
+        let first_stage = Prebuild::without_libtorch(self.course);
         let venv = Venv::create(&python, &dir.join("venv"), self.invoke)?;
-        // The course's other dependencies compile meanwhile; the download and the unpacking
-        // leave the cores mostly idle.
-        let prebuild = Prebuild::start(self.course);
         let torch = format!("torch=={}", self.version);
-        let site = match kind {
-            Kind::WithCuda => {
-                venv.pip_install(&[torch], false, self.invoke)?;
-                venv.site_packages()?
-            }
-            Kind::CpuOnly => {
-                venv.pip_install(&[torch], true, self.invoke)?;
-                let site = venv.site_packages()?;
-                self.install_cpu_libraries(&venv, &site)?;
-                site
-            }
-        };
+        venv.pip_install(&[torch], kind == Kind::CpuOnly, self.invoke)?;
+        let site = venv.site_packages()?;
         let libtorch = site.join("torch");
         let version = read_version(&libtorch).with_context(|| {
             format!(
@@ -384,6 +374,19 @@ impl<'a> Provisioner<'a> {
                 libtorch.display()
             )
         })?;
+        // ...then, torch's headers being there, libtorch's C++ bindings and the support
+        // library, while pip adds the CUDA libraries. The config points at the install from
+        // now on; until the record is written, nothing trusts it (see `probe`).
+        self.write_cargo_config(&Libtorch {
+            root: libtorch.clone(),
+            version: Some(version.clone()),
+            source: "tensorlings' own install".into(),
+            kind,
+        })?;
+        let prebuild = Prebuild::with_libtorch(self.course, first_stage);
+        if kind == Kind::CpuOnly {
+            self.install_cpu_libraries(&venv, &site)?;
+        }
         let missing = pip::missing_libraries(&libtorch.join("lib").join("libtorch_cpu.so"));
         if !missing.is_empty() {
             bail!(
@@ -393,15 +396,15 @@ impl<'a> Provisioner<'a> {
                 self.invoke
             );
         }
-        if let Some(prebuild) = prebuild {
-            prebuild.finish();
-        }
         let found = self.record(Installed { libtorch, version, kind })?;
         eprintln!(
             "libtorch {} ({}) is installed.",
             found.version.as_deref().unwrap_or(self.version),
             found.kind
         );
+        if let Some(prebuild) = prebuild {
+            prebuild.finish();
+        }
         Ok(found)
     }
 

@@ -54,8 +54,10 @@ echo "fake python: unexpected arguments: $*" >&2
 exit 2
 "#;
 
-/// Records its arguments and the LIBTORCH it was given, one line per run.
-const FAKE_CARGO: &str = "#!/bin/sh\necho \"$* LIBTORCH=$LIBTORCH\" >> \"$FAKE_CARGO_LOG\"\n";
+/// Records its arguments, the LIBTORCH it was given and the kind the course's config records,
+/// one line per run.
+const FAKE_CARGO: &str =
+    "#!/bin/sh\necho \"$* LIBTORCH=$LIBTORCH $(grep -s KIND .cargo/config.toml)\" >> \"$FAKE_CARGO_LOG\"\n";
 
 struct Machine {
     dir: TempDir,
@@ -141,15 +143,20 @@ fn without_a_driver_only_what_libtorch_cpu_loads_is_installed() {
     let config = course.read(".cargo/config.toml");
     assert!(config.contains("TENSORLINGS_LIBTORCH_KIND = \"cpu-only\""), "{config}");
 
-    // The course's dependencies were compiled meanwhile, by the same build as the real one
-    // (`--keep-going`), with a LIBTORCH that stops torch-sys at once.
+    // The course's dependencies were compiled meanwhile: first by the same build as the real
+    // one (`--keep-going`) with a LIBTORCH that stops torch-sys at once, before the config
+    // existed; then, torch being there and the config pointing at it, the support library.
     let cargo = read_lines(&machine.path("cargo.log"));
-    assert_eq!(cargo.len(), 1, "{cargo:?}");
-    let manifest = course.path("course/Cargo.toml");
-    assert!(
-        cargo[0].starts_with(&format!("build --manifest-path {} --keep-going LIBTORCH=", manifest.display()))
+    assert_eq!(cargo.len(), 2, "{cargo:?}");
+    let manifest = course.path("course/Cargo.toml").display().to_string();
+    assert!(cargo[0].starts_with(&format!("build --manifest-path {manifest} --keep-going LIBTORCH=")));
+    assert!(cargo[0].contains("tensorlings-no-libtorch") && !cargo[0].contains("KIND"), "{}", cargo[0]);
+    assert_eq!(
+        cargo[1],
+        format!(
+            "build --manifest-path {manifest} --package tensorlings-support --lib LIBTORCH= TENSORLINGS_LIBTORCH_KIND = \"cpu-only\""
+        )
     );
-    assert!(cargo[0].contains("tensorlings-no-libtorch"), "{}", cargo[0]);
 
     // Found again without installing anything, and reported with its kind.
     machine
