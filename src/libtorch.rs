@@ -26,9 +26,10 @@ use prebuild::Prebuild;
 
 const GB: u64 = 1_000_000_000;
 
-/// The variable `.cargo/config.toml` records the install's kind in, for the support library's
-/// build script (it links libtorch's CUDA part only where the install has it).
+/// The variable `.cargo/config.toml` marks a CPU-only install with, and the mark: the support
+/// library's build script (support/build.rs) then links no CUDA part.
 const KIND_VAR: &str = "TENSORLINGS_LIBTORCH_KIND";
+const CPU_ONLY_MARK: &str = "cpu-only";
 
 const CONFIG_HEADER: &str = "# Written by `tensorlings setup`";
 
@@ -449,19 +450,23 @@ impl<'a> Provisioner<'a> {
         self.validate(&installed.libtorch, "tensorlings' own install", Some(installed.kind))
     }
 
-    /// Records `libtorch` for cargo, with its kind (the support library's build script links
-    /// libtorch's CUDA part only where there is one: a change of kind relinks the course).
+    /// Records `libtorch` for cargo, and whether it is a CPU-only install (the support
+    /// library's build script then links no CUDA part; `setup --cuda` removes the mark, which
+    /// reruns that script and relinks the course).
     /// Skipped when the file already says the same, so its timestamp does not change.
     fn write_cargo_config(&self, libtorch: &Libtorch) -> Result<()> {
         let path = self.config_path();
         let mut text = format!(
             "{CONFIG_HEADER} for this machine (git-ignored): where libtorch is, for cargo and\n\
-             # rust-analyzer, and whether it has its CUDA part ({}). Delete it and run\n\
-             # `tensorlings setup` to look again.\n[env]\nLIBTORCH = {}\n{KIND_VAR} = \"{}\"\n",
-            libtorch.kind,
-            toml::Value::String(libtorch.root.to_string_lossy().into_owned()),
-            libtorch.kind.config_value()
+             # rust-analyzer. Delete it and run `tensorlings setup` to look again.\n[env]\nLIBTORCH = {}\n",
+            toml::Value::String(libtorch.root.to_string_lossy().into_owned())
         );
+        // Only a CPU-only install says so: the config of an install with CUDA stays as it was
+        // before kinds existed, so that checkouts sharing a target dir agree on the variable
+        // (a change of it reruns the support library's build script).
+        if libtorch.kind == Kind::CpuOnly {
+            text.push_str(&format!("{KIND_VAR} = \"{CPU_ONLY_MARK}\"\n"));
+        }
         // tch's build checks the exact version; a matching minor release works as well.
         if libtorch.version.as_deref().is_some_and(|v| !v.starts_with(self.version)) {
             text.push_str("LIBTORCH_BYPASS_VERSION_CHECK = \"1\"\n");

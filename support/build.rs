@@ -73,8 +73,9 @@ fn main() {
 /// is installed (a rebuild is needed then: cargo cannot watch for drivers).
 ///
 /// A CPU-only install of tensorlings' own has `libtorch_cuda.so` but not the CUDA libraries it
-/// loads: `tensorlings setup` records the kind as `TENSORLINGS_LIBTORCH_KIND` in the course's
-/// `.cargo/config.toml`, and `setup --cuda` changes it, which reruns this script and relinks.
+/// loads: `tensorlings setup` marks it with `TENSORLINGS_LIBTORCH_KIND = "cpu-only"` in the
+/// course's `.cargo/config.toml`, and `setup --cuda` removes the mark, which reruns this script
+/// and relinks.
 fn links_cuda(lib: &std::path::Path) -> bool {
     println!("cargo:rerun-if-env-changed=TENSORLINGS_CUDA");
     println!("cargo:rerun-if-env-changed=TENSORLINGS_LIBTORCH_KIND");

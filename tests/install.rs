@@ -182,8 +182,11 @@ fn setup_cuda_adds_the_rest_and_changes_what_the_course_links() {
     // pip completes torch's dependencies; torch itself is already there.
     assert_eq!(machine.pip_commands().last().unwrap(), &format!("{PIP} torch==2.13.0"));
     assert!(machine.record().contains("kind = \"with-cuda\""));
-    // The support library's build script reruns on this change and links the CUDA part.
-    assert!(course.read(".cargo/config.toml").contains("TENSORLINGS_LIBTORCH_KIND = \"with-cuda\""));
+    // The CPU-only mark is gone: the support library's build script reruns on this change
+    // and links the CUDA part (where there is a driver).
+    let config = course.read(".cargo/config.toml");
+    assert!(!config.contains("TENSORLINGS_LIBTORCH_KIND"), "{config}");
+    assert!(config.contains("venv/lib/site-packages/torch"), "{config}");
     // Once is enough.
     machine.setup(&course, &["setup", "--cuda"], false).assert().success();
     assert_eq!(machine.pip_commands().len(), 3);

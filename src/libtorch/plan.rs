@@ -23,17 +23,6 @@ pub enum Kind {
     WithCuda,
 }
 
-impl Kind {
-    /// How `.cargo/config.toml` records it (`TENSORLINGS_LIBTORCH_KIND`), for the support
-    /// library's build script: it must not link the CUDA part of a CPU-only install.
-    pub fn config_value(self) -> &'static str {
-        match self {
-            Kind::CpuOnly => "cpu-only",
-            Kind::WithCuda => "with-cuda",
-        }
-    }
-}
-
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
