@@ -325,8 +325,8 @@ impl<'a> Provisioner<'a> {
     /// Installs torch from the Python package index into a venv in the user cache dir: for
     /// `Kind::CpuOnly`, torch without its dependencies plus the packages that hold the two
     /// libraries libtorch_cpu loads (read from torch's METADATA); for `Kind::WithCuda`, torch
-    /// with all of them. Meanwhile the course's dependencies that do not need libtorch are
-    /// compiled. An interrupted install is detected by its missing record and redone.
+    /// with all of them. Meanwhile the course's dependencies are compiled (see `prebuild`). An
+    /// interrupted install is detected by its missing record and redone.
     pub fn install(&self, kind: Kind) -> Result<Libtorch> {
         let _lock = self.lock_install()?;
         if let Some(found) = self.probe(Place::Cache).usable {
@@ -378,13 +378,18 @@ impl<'a> Provisioner<'a> {
         // ...then, torch's headers being there, libtorch's C++ bindings and the support
         // library, while pip adds the CUDA libraries. The config points at the install from
         // now on; until the record is written, nothing trusts it (see `probe`).
-        self.write_cargo_config(&Libtorch {
+        let provisional = Libtorch {
             root: libtorch.clone(),
             version: Some(version.clone()),
             source: "tensorlings' own install".into(),
             kind,
-        })?;
-        let prebuild = Prebuild::with_libtorch(self.course, first_stage);
+        };
+        let prebuild = match self.write_cargo_config(&provisional) {
+            Ok(()) => Prebuild::with_libtorch(self.course, first_stage),
+            // A config file of the learner's own: `ensure` reports it once the install is
+            // recorded, rather than losing the download to it now.
+            Err(_) => first_stage,
+        };
         if kind == Kind::CpuOnly {
             self.install_cpu_libraries(&venv, &site)?;
         }

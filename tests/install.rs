@@ -319,3 +319,20 @@ fn an_install_without_its_record_is_not_trusted_even_where_the_config_points() {
         .stderr(predicate::str::contains("did not finish; starting it over"));
     assert_eq!(machine.pip_commands().len(), 4, "{:?}", machine.pip_commands());
 }
+
+#[test]
+fn a_cargo_config_of_ones_own_is_reported_after_the_install_not_instead_of_it() {
+    let machine = Machine::new();
+    let course = libtorch_course();
+    course.write(".cargo/config.toml", "[build]\njobs = 1\n");
+    machine
+        .setup(&course, &["setup"], false)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists and was not written by tensorlings"));
+    // The install is kept (nothing is downloaded again), and the file left as it was.
+    assert!(machine.record().contains("kind = \"cpu-only\""));
+    assert_eq!(course.read(".cargo/config.toml"), "[build]\njobs = 1\n");
+    // Without a config pointing at libtorch, the second stage of the compilation cannot run.
+    assert_eq!(read_lines(&machine.path("cargo.log")).len(), 1);
+}
