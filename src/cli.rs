@@ -209,10 +209,17 @@ pub enum Commands {
         name: String,
     },
     /// Find or install libtorch (done automatically by run, watch, verify and dev check).
+    ///
+    /// Without an NVIDIA driver, tensorlings installs libtorch for the CPU only (about 540 MB
+    /// instead of 2.7 GB to download); `--cuda` adds the CUDA part later, and the course relinks
+    /// with it on its next build.
     Setup {
         /// Only report what is found and where; install nothing.
         #[arg(long)]
         check: bool,
+        /// Install libtorch with its CUDA part, or add that part to a CPU-only install.
+        #[arg(long, conflicts_with = "check")]
+        cuda: bool,
     },
     /// Print the shell code that completes tensorlings' commands, options and exercise names.
     ///

@@ -174,20 +174,27 @@ impl App {
         Ok(ExitCode::SUCCESS)
     }
 
-    pub fn setup(&self, check_only: bool) -> Result<ExitCode> {
+    /// `cuda`: install libtorch's CUDA part too (`setup --cuda`).
+    pub fn setup(&self, check_only: bool, cuda: bool) -> Result<ExitCode> {
         let Some(provisioner) = Provisioner::for_course(&self.course, self.invoke) else {
             println!("This course needs no libtorch: nothing to set up.");
             return Ok(ExitCode::SUCCESS);
         };
         if !check_only {
-            let libtorch = provisioner.ensure(true)?;
+            let libtorch = if cuda { provisioner.ensure_cuda()? } else { provisioner.ensure(true)? };
             println!(
-                "{} libtorch {} ({}): {}",
+                "{} libtorch {}, {} ({}): {}",
                 "✓".green().bold(),
                 libtorch.version.as_deref().unwrap_or("(version unknown)"),
+                libtorch.kind,
                 libtorch.source,
                 libtorch.root.display()
             );
+            if cuda {
+                println!(
+                    "The course links libtorch's CUDA part on its next build where there is an NVIDIA driver (or with TENSORLINGS_CUDA=1)."
+                );
+            }
             println!(
                 "cargo and rust-analyzer find it through .cargo/config.toml. Start the course with `{}`.",
                 self.invoke.trim_end_matches(" --")
@@ -213,7 +220,7 @@ impl App {
         };
         match in_use {
             Some(found) => {
-                println!("\nIn use: {} ({})", found.root.display(), found.source);
+                println!("\nIn use: {} ({}, {})", found.root.display(), found.source, found.kind);
                 Ok(ExitCode::SUCCESS)
             }
             None => {

@@ -2,8 +2,14 @@
 //!
 //! Order: `LIBTORCH` if set; else the one recorded in `.cargo/config.toml` by an earlier setup;
 //! else tensorlings' own install in the user cache dir; else a Python on PATH whose torch has
-//! the right version; else `pip install torch==VERSION` into a venv in the user cache dir,
-//! shared by every checkout on the machine.
+//! the right version; else an install from the Python package index into a venv in the user
+//! cache dir, shared by every checkout on the machine: CPU only where there is no NVIDIA driver
+//! (torch without its 3.5 GB of CUDA dependencies, see `plan`), with CUDA where there is one;
+//! `setup --cuda` completes a CPU-only install later.
+
+mod pip;
+pub mod plan;
+mod prebuild;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,10 +20,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::course::Course;
 use crate::state::write_atomically;
+use pip::Venv;
+pub use plan::Kind;
+use prebuild::Prebuild;
 
-/// Free disk space the install needs: the wheels are unpacked straight from the download
-/// (pip runs with --no-cache-dir), about 5 GB in all.
-const REQUIRED_FREE_BYTES: u64 = 6 * 1024 * 1024 * 1024;
+const GB: u64 = 1_000_000_000;
+
+/// The variable `.cargo/config.toml` marks a CPU-only install with, and the mark: the support
+/// library's build script (support/build.rs) then links no CUDA part.
+const KIND_VAR: &str = "TENSORLINGS_LIBTORCH_KIND";
+const CPU_ONLY_MARK: &str = "cpu-only";
 
 const CONFIG_HEADER: &str = "# Written by `tensorlings setup`";
 
@@ -29,6 +41,9 @@ pub struct Libtorch {
     pub version: Option<String>,
     /// Where it was found, for messages.
     pub source: String,
+    /// What it can load: as recorded for tensorlings' own install; elsewhere, with CUDA when
+    /// it has `libtorch_cuda`.
+    pub kind: Kind,
 }
 
 /// The install record that tensorlings writes last, so a folder without it is unfinished.
@@ -36,6 +51,13 @@ pub struct Libtorch {
 struct Installed {
     libtorch: PathBuf,
     version: String,
+    /// Records written before CPU-only installs existed have none: they were full installs.
+    #[serde(default = "full_install")]
+    kind: Kind,
+}
+
+fn full_install() -> Kind {
+    Kind::WithCuda
 }
 
 /// What `setup --check` reports about one place libtorch can come from.
@@ -88,11 +110,23 @@ impl<'a> Provisioner<'a> {
     }
 
     /// Finds libtorch, installing it when allowed and nothing is found, and records it in
-    /// `.cargo/config.toml` so that plain cargo and rust-analyzer build the course too.
+    /// `.cargo/config.toml` so that plain cargo and rust-analyzer build the course too. On a
+    /// machine with an NVIDIA driver, a CPU-only install of tensorlings' own is completed first
+    /// (the driver came after the install, or the cache is shared with a machine without one).
     pub fn ensure(&self, allow_install: bool) -> Result<Libtorch> {
         let libtorch = match self.find()? {
+            Some(found)
+                if allow_install && found.kind == Kind::CpuOnly && self.is_own(&found) && nvidia_driver() =>
+            {
+                eprintln!(
+                    "This machine has an NVIDIA driver, and libtorch is installed for the CPU only: adding its CUDA part."
+                );
+                self.add_cuda()?
+            }
             Some(found) => found,
-            None if allow_install => self.install()?,
+            None if allow_install => {
+                self.install(if nvidia_driver() { Kind::WithCuda } else { Kind::CpuOnly })?
+            }
             None => bail!(
                 "libtorch {} was not found; run `{1} setup` to install it (or `{1} setup --check` to see where tensorlings looked)",
                 self.version,
@@ -103,13 +137,37 @@ impl<'a> Provisioner<'a> {
         Ok(libtorch)
     }
 
+    /// `setup --cuda`: libtorch with its CUDA part, completing a CPU-only install of
+    /// tensorlings' own. A libtorch from elsewhere that has none is an error that says what to do.
+    pub fn ensure_cuda(&self) -> Result<Libtorch> {
+        let libtorch = match self.find()? {
+            Some(found) if found.kind == Kind::WithCuda => found,
+            Some(found) if self.is_own(&found) => self.add_cuda()?,
+            Some(found) => bail!(
+                "the libtorch in use ({}, {}) has no CUDA part: point LIBTORCH at a CUDA build of libtorch {}, or unset it \
+                 and run `{} setup --cuda` to let tensorlings install one",
+                found.root.display(),
+                found.source,
+                self.version,
+                self.invoke
+            ),
+            None => self.install(Kind::WithCuda)?,
+        };
+        self.write_cargo_config(&libtorch)?;
+        Ok(libtorch)
+    }
+
+    fn is_own(&self, libtorch: &Libtorch) -> bool {
+        libtorch.root.starts_with(self.install_dir())
+    }
+
     /// Looks in every place but installs nothing. Errors only when `LIBTORCH` is set to
     /// something unusable: the learner asked for that one, so silently using another would
     /// surprise them.
     pub fn find(&self) -> Result<Option<Libtorch>> {
         if let Some(dir) = std::env::var_os("LIBTORCH") {
             let dir = PathBuf::from(dir);
-            return match self.validate(&dir, "the LIBTORCH environment variable") {
+            return match self.validate(&dir, "the LIBTORCH environment variable", None) {
                 Ok(found) => Ok(Some(found)),
                 Err(e) => Err(e.context(format!(
                     "LIBTORCH is set to {}, which cannot be used; fix it, or unset it to let tensorlings install libtorch {}",
@@ -134,10 +192,29 @@ impl<'a> Provisioner<'a> {
             Place::Config => {
                 let config = self.config_path();
                 match read_configured(&config) {
+                    // tensorlings' own install counts only with its record, written last: its
+                    // folder may hold a half-finished install, and its kind is in the record.
+                    Some(dir) if dir.starts_with(self.install_dir()) => match self.own_record() {
+                        Some(installed) if installed.libtorch == dir => self.probe_dir(
+                            &config.display().to_string(),
+                            &dir,
+                            "recorded in .cargo/config.toml by an earlier setup",
+                            Some(installed.kind),
+                        ),
+                        _ => Probe {
+                            place: config.display().to_string(),
+                            finding: format!(
+                                "{} is not a finished install of tensorlings' (it will be redone)",
+                                dir.display()
+                            ),
+                            usable: None,
+                        },
+                    },
                     Some(dir) => self.probe_dir(
                         &config.display().to_string(),
                         &dir,
                         "recorded in .cargo/config.toml by an earlier setup",
+                        None,
                     ),
                     None => Probe {
                         place: config.display().to_string(),
@@ -148,15 +225,13 @@ impl<'a> Provisioner<'a> {
             }
             Place::Cache => {
                 let install = self.install_dir();
-                let record = install.join("installed.toml");
-                let installed =
-                    std::fs::read_to_string(&record).ok().and_then(|t| toml::from_str::<Installed>(&t).ok());
-                let finding = match installed {
+                let finding = match self.own_record() {
                     Some(installed) => {
                         return self.probe_dir(
                             &install.display().to_string(),
                             &installed.libtorch,
                             "tensorlings' own install",
+                            Some(installed.kind),
                         );
                     }
                     None if install.exists() => "an unfinished install (it will be redone)",
@@ -171,6 +246,7 @@ impl<'a> Provisioner<'a> {
                         &format!("{} (torch {version})", python.display()),
                         &dir,
                         "Python's torch",
+                        None,
                     ),
                     Ok((version, _)) => Probe {
                         place: python.display().to_string(),
@@ -183,13 +259,20 @@ impl<'a> Provisioner<'a> {
         }
     }
 
-    fn probe_dir(&self, place: &str, dir: &Path, source: &str) -> Probe {
-        match self.validate(dir, source) {
+    /// The record of tensorlings' own install, when the install finished.
+    fn own_record(&self) -> Option<Installed> {
+        let text = std::fs::read_to_string(self.install_dir().join("installed.toml")).ok()?;
+        toml::from_str(&text).ok()
+    }
+
+    fn probe_dir(&self, place: &str, dir: &Path, source: &str, kind: Option<Kind>) -> Probe {
+        match self.validate(dir, source, kind) {
             Ok(found) => Probe {
                 place: place.to_string(),
                 finding: format!(
-                    "libtorch {} at {}",
+                    "libtorch {}, {}, at {}",
                     found.version.as_deref().unwrap_or("(version unknown)"),
+                    found.kind,
                     dir.display()
                 ),
                 usable: Some(found),
@@ -198,7 +281,9 @@ impl<'a> Provisioner<'a> {
         }
     }
 
-    fn validate(&self, dir: &Path, source: &str) -> Result<Libtorch> {
+    /// Checks that `dir` is a libtorch of the right version. `kind` is what its install record
+    /// says; without one, a libtorch with `libtorch_cuda` counts as with CUDA.
+    fn validate(&self, dir: &Path, source: &str, kind: Option<Kind>) -> Result<Libtorch> {
         let lib = dir.join("lib");
         let has_lib = ["libtorch_cpu.so", "libtorch_cpu.dylib"].iter().any(|name| lib.join(name).is_file());
         if !has_lib {
@@ -213,13 +298,17 @@ impl<'a> Provisioner<'a> {
         {
             bail!("{} is libtorch {found}, but the course needs {}", dir.display(), self.version);
         }
-        Ok(Libtorch { root: dir.to_path_buf(), version, source: source.to_string() })
+        let kind = kind.unwrap_or_else(|| {
+            let has_cuda =
+                ["libtorch_cuda.so", "libtorch_cuda.dylib"].iter().any(|name| lib.join(name).is_file());
+            if has_cuda { Kind::WithCuda } else { Kind::CpuOnly }
+        });
+        Ok(Libtorch { root: dir.to_path_buf(), version, source: source.to_string(), kind })
     }
 
-    /// Installs torch from the Python package index into a venv in the user cache dir. Two
-    /// processes racing are serialized by a lock file; an interrupted install is detected by
-    /// its missing record and redone.
-    pub fn install(&self) -> Result<Libtorch> {
+    /// Takes the install lock: two processes racing are serialized. The other one may have
+    /// finished the install meanwhile, which the caller checks after.
+    fn lock_install(&self) -> Result<File> {
         let cache = cache_dir();
         std::fs::create_dir_all(&cache)
             .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
@@ -230,11 +319,21 @@ impl<'a> Provisioner<'a> {
             eprintln!("Another tensorlings is installing libtorch; waiting for it to finish...");
             lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
         }
-        // The other process may have finished the install while we waited.
+        Ok(lock)
+    }
+
+    /// Installs torch from the Python package index into a venv in the user cache dir: for
+    /// `Kind::CpuOnly`, torch without its dependencies plus the packages that hold the two
+    /// libraries libtorch_cpu loads (read from torch's METADATA); for `Kind::WithCuda`, torch
+    /// with all of them. Meanwhile the course's dependencies are compiled (see `prebuild`). An
+    /// interrupted install is detected by its missing record and redone.
+    pub fn install(&self, kind: Kind) -> Result<Libtorch> {
+        let _lock = self.lock_install()?;
         if let Some(found) = self.probe(Place::Cache).usable {
             return Ok(found);
         }
-
+        // Elsewhere than Linux the torch wheel has no CUDA part to leave out.
+        let kind = if cfg!(target_os = "linux") { kind } else { Kind::WithCuda };
         let dir = self.install_dir();
         if dir.exists() {
             eprintln!("A previous libtorch install in {} did not finish; starting it over.", dir.display());
@@ -242,61 +341,124 @@ impl<'a> Provisioner<'a> {
         }
         let python = python_program();
         check_python(&python)?;
-        check_free_space(&cache)?;
+        let (download, on_disk) = match kind {
+            Kind::CpuOnly => ("about 540 MB", 2),
+            Kind::WithCuda => ("about 2.7 GB", 6),
+        };
+        check_free_space(&cache_dir(), on_disk * GB)?;
+        let why = match kind {
+            Kind::CpuOnly => format!(
+                ", CPU only (no NVIDIA driver found): torch without its CUDA libraries.\n\
+                 `{} setup --cuda` adds them later",
+                self.invoke
+            ),
+            Kind::WithCuda => ", with CUDA: torch and its CUDA libraries".to_string(),
+        };
         eprintln!(
-            "Installing libtorch {version} once for this machine: `pip install torch=={version}` from the Python package index\n\
-             (the torch wheel with its CUDA libraries: about 4.7 GB to download, 5 GB on disk) into\n  {dir}\n\
+            "Installing libtorch {version} once for this machine{why}\n\
+             ({download} to download from the Python package index, {on_disk} GB on disk) into\n  {dir}\n\
              Every tensorlings checkout on this machine shares it. Set LIBTORCH to use a libtorch you already have.",
             version = self.version,
             dir = dir.display()
         );
-        let venv = dir.join("venv");
-        let output = Command::new(&python)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .output()
-            .with_context(|| format!("cannot run {}", python.display()))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let advice = if stderr.contains("ensurepip") || stderr.contains("venv") {
-                format!(
-                    "Python's venv module is missing: on Debian or Ubuntu run `sudo apt install python3-venv`, then `{} setup`",
-                    self.invoke
-                )
-            } else {
-                "see the error above".to_string()
-            };
-            bail!("`{} -m venv` failed: {advice}\n{}", python.display(), stderr.trim());
+        // The course's dependencies compile meanwhile: the download and the unpacking leave
+        // the cores mostly idle. First those that do not need libtorch...
+        let first_stage = Prebuild::without_libtorch(self.course);
+        let venv = Venv::create(&python, &dir.join("venv"), self.invoke)?;
+        let torch = format!("torch=={}", self.version);
+        venv.pip_install(&[torch], kind == Kind::CpuOnly, self.invoke)?;
+        let site = venv.site_packages()?;
+        let libtorch = site.join("torch");
+        let version = read_version(&libtorch).with_context(|| {
+            format!(
+                "pip installed torch, but {} has no version.py: the install is unusable",
+                libtorch.display()
+            )
+        })?;
+        // ...then, torch's headers being there, libtorch's C++ bindings and the support
+        // library, while pip adds the CUDA libraries. The config points at the install from
+        // now on; until the record is written, nothing trusts it (see `probe`).
+        let provisional = Libtorch {
+            root: libtorch.clone(),
+            version: Some(version.clone()),
+            source: "tensorlings' own install".into(),
+            kind,
+        };
+        let prebuild = match self.write_cargo_config(&provisional) {
+            Ok(()) => Prebuild::with_libtorch(self.course, first_stage),
+            // A config file of the learner's own: `ensure` reports it once the install is
+            // recorded, rather than losing the download to it now.
+            Err(_) => first_stage,
+        };
+        if kind == Kind::CpuOnly {
+            self.install_cpu_libraries(&venv, &site)?;
         }
-        let venv_python = venv.join("bin").join("python");
-        let status = Command::new(&venv_python)
-            .args(["-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"])
-            .arg(format!("torch=={}", self.version))
-            .stdin(Stdio::null())
-            .status()
-            .with_context(|| format!("cannot run {}", venv_python.display()))?;
-        if !status.success() {
+        let missing = pip::missing_libraries(&libtorch.join("lib").join("libtorch_cpu.so"));
+        if !missing.is_empty() {
             bail!(
-                "pip could not install torch=={} (exit code {}). If pip's error above is about the network, check the connection \
-                 or proxy (pip honours HTTPS_PROXY); if it is about space, free some disk. Then run `{} setup` again: the \
-                 unfinished install is removed first.",
-                self.version,
-                self.invoke,
-                status.code().unwrap_or(-1)
+                "libtorch_cpu cannot load {} after the install: please report this at tensorlings' issue tracker, \
+                 and meanwhile run `{} setup --cuda` for a full install",
+                missing.join(", "),
+                self.invoke
             );
         }
-        let (version, libtorch) = query_python_torch(&venv_python)
-            .map_err(|why| anyhow::anyhow!("torch was installed but cannot be imported: {why}"))?;
-        let record = Installed { libtorch, version };
-        let text = toml::to_string(&record).context("cannot serialize the install record")?;
-        write_atomically(&dir.join("installed.toml"), text.as_bytes())?;
-        eprintln!("libtorch {} is installed.", record.version);
-        drop(lock);
-        self.validate(&record.libtorch, "tensorlings' own install")
+        let found = self.record(Installed { libtorch, version, kind })?;
+        eprintln!(
+            "libtorch {} ({}) is installed.",
+            found.version.as_deref().unwrap_or(self.version),
+            found.kind
+        );
+        if let Some(prebuild) = prebuild {
+            prebuild.finish();
+        }
+        Ok(found)
     }
 
-    /// Records `libtorch` for cargo. Skipped when the file already says the same, so its
-    /// timestamp does not change.
+    /// The packages that hold the libraries libtorch_cpu loads, by torch's METADATA. With
+    /// their dependencies: those are only what the meta-package pins for the chosen extras.
+    fn install_cpu_libraries(&self, venv: &Venv, site: &Path) -> Result<()> {
+        let torch_metadata = pip::installed_metadata(site, "torch")?;
+        let packages = plan::cpu_only_plan(&torch_metadata)
+            .map_err(|e| anyhow::anyhow!("{e}: run `{} setup --cuda` for a full install", self.invoke))?;
+        venv.pip_install(&packages, false, self.invoke)
+    }
+
+    /// `setup --cuda` on a CPU-only install: pip adds torch's missing dependencies (torch
+    /// itself is already there). The record changes only once they are all in, so an
+    /// interrupted attempt leaves a working CPU-only install.
+    fn add_cuda(&self) -> Result<Libtorch> {
+        let _lock = self.lock_install()?;
+        let installed = self.own_record().context("tensorlings' own libtorch install has no record")?;
+        if installed.kind == Kind::WithCuda {
+            return self.validate(&installed.libtorch, "tensorlings' own install", Some(installed.kind));
+        }
+        check_free_space(&cache_dir(), 4 * GB)?;
+        eprintln!(
+            "Adding the CUDA part to libtorch {}: torch's CUDA libraries (about 2.2 GB to download, 4 GB on disk).",
+            self.version
+        );
+        let venv = Venv::open(&self.install_dir().join("venv"));
+        venv.pip_install(&[format!("torch=={}", self.version)], false, self.invoke)?;
+        let found = self.record(Installed { kind: Kind::WithCuda, ..installed })?;
+        eprintln!(
+            "libtorch {} ({}) is installed.",
+            found.version.as_deref().unwrap_or(self.version),
+            found.kind
+        );
+        Ok(found)
+    }
+
+    /// Writes the install record (last: a folder without one is an unfinished install).
+    fn record(&self, installed: Installed) -> Result<Libtorch> {
+        let text = toml::to_string(&installed).context("cannot serialize the install record")?;
+        write_atomically(&self.install_dir().join("installed.toml"), text.as_bytes())?;
+        self.validate(&installed.libtorch, "tensorlings' own install", Some(installed.kind))
+    }
+
+    /// Records `libtorch` for cargo, and whether it is a CPU-only install (the support
+    /// library's build script then links no CUDA part; `setup --cuda` removes the mark, which
+    /// reruns that script and relinks the course).
+    /// Skipped when the file already says the same, so its timestamp does not change.
     fn write_cargo_config(&self, libtorch: &Libtorch) -> Result<()> {
         let path = self.config_path();
         let mut text = format!(
@@ -304,6 +466,12 @@ impl<'a> Provisioner<'a> {
              # rust-analyzer. Delete it and run `tensorlings setup` to look again.\n[env]\nLIBTORCH = {}\n",
             toml::Value::String(libtorch.root.to_string_lossy().into_owned())
         );
+        // Only a CPU-only install says so: the config of an install with CUDA stays as it was
+        // before kinds existed, so that checkouts sharing a target dir agree on the variable
+        // (a change of it reruns the support library's build script).
+        if libtorch.kind == Kind::CpuOnly {
+            text.push_str(&format!("{KIND_VAR} = \"{CPU_ONLY_MARK}\"\n"));
+        }
         // tch's build checks the exact version; a matching minor release works as well.
         if libtorch.version.as_deref().is_some_and(|v| !v.starts_with(self.version)) {
             text.push_str("LIBTORCH_BYPASS_VERSION_CHECK = \"1\"\n");
@@ -321,19 +489,36 @@ impl<'a> Provisioner<'a> {
     }
 }
 
-/// Forgets a `LIBTORCH` that cargo put in our environment from `.cargo/config.toml` (it does
-/// so for `cargo run`): that value is the one setup recorded, not the learner's own choice, so
-/// it must neither outrank the other places nor stop setup from replacing it when it is stale.
-/// Children (cargo building the course) then read the config's current value themselves.
+/// Forgets the `LIBTORCH` and `TENSORLINGS_LIBTORCH_KIND` that cargo put in our environment
+/// from `.cargo/config.toml` (it does so for `cargo run`): those values are the ones setup
+/// recorded, not the learner's own choice, so they must neither outrank the other places nor
+/// stop setup from replacing them when they are stale (children would inherit the stale value,
+/// which outranks the config's). Children (cargo building the course) then read the config's
+/// current values themselves.
 ///
 /// Call it before any thread starts: it changes the process environment.
 pub fn forget_inherited_libtorch(course: &Course) {
     let config = course.root.join(".cargo").join("config.toml");
-    let inherited = std::env::var_os("LIBTORCH").map(PathBuf::from);
-    if inherited.is_some() && inherited == read_configured(&config) {
-        // SAFETY: called from main before any other thread exists, so nothing reads the
-        // environment concurrently.
-        unsafe { std::env::remove_var("LIBTORCH") };
+    let configured = read_config_env(&config);
+    for var in ["LIBTORCH", KIND_VAR] {
+        let inherited = std::env::var(var).ok();
+        if inherited.is_some() && inherited.as_deref() == configured.get(var).and_then(|v| v.as_str()) {
+            // SAFETY: called from main before any other thread exists, so nothing reads the
+            // environment concurrently.
+            unsafe { std::env::remove_var(var) };
+        }
+    }
+}
+
+/// Whether this machine has an NVIDIA driver, as the support library's build script decides
+/// it: `TENSORLINGS_CUDA=1` or `0` says so; else the driver's files.
+fn nvidia_driver() -> bool {
+    match std::env::var("TENSORLINGS_CUDA").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"]
+            .iter()
+            .any(|path| Path::new(path).exists()),
     }
 }
 
@@ -368,14 +553,16 @@ fn check_python(python: &Path) -> Result<()> {
     }
 }
 
-fn check_free_space(dir: &Path) -> Result<()> {
+/// The wheels are unpacked straight from the download (pip runs with --no-cache-dir), so
+/// `needed` is about what ends up on disk.
+fn check_free_space(dir: &Path, needed: u64) -> Result<()> {
     let Some(free) = free_bytes(dir) else { return Ok(()) };
-    if free < REQUIRED_FREE_BYTES {
+    if free < needed {
         bail!(
             "only {:.1} GB is free in {}, and libtorch needs about {} GB: free some space, or set XDG_CACHE_HOME to a folder on a larger disk",
             free as f64 / 1e9,
             dir.display(),
-            REQUIRED_FREE_BYTES / 1_000_000_000
+            needed / GB
         );
     }
     Ok(())
@@ -417,9 +604,17 @@ fn query_python_torch(python: &Path) -> std::result::Result<(String, PathBuf), S
 
 /// The libtorch folder named in a config file written by [`Provisioner::write_cargo_config`].
 fn read_configured(config: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(config).ok()?;
-    let value: toml::Table = toml::from_str(&text).ok()?;
-    Some(PathBuf::from(value.get("env")?.get("LIBTORCH")?.as_str()?))
+    Some(PathBuf::from(read_config_env(config).get("LIBTORCH")?.as_str()?))
+}
+
+/// The `[env]` table of a cargo config file; empty when there is none or it does not parse.
+fn read_config_env(config: &Path) -> toml::Table {
+    let table =
+        std::fs::read_to_string(config).ok().and_then(|text| toml::from_str::<toml::Table>(&text).ok());
+    match table.and_then(|mut t| t.remove("env")) {
+        Some(toml::Value::Table(env)) => env,
+        _ => toml::Table::new(),
+    }
 }
 
 /// The version an install names itself by: `build-version` in a libtorch zip, `version.py` in

@@ -125,7 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads.map(|t| t.get()),
         ),
         Commands::Reset { name } => app.reset(&name),
-        Commands::Setup { check } => app.setup(check),
+        Commands::Setup { check, cuda } => app.setup(check, cuda),
         Commands::Dev(DevCommands::Check { jobs, only }) => {
             dev::check(&app, jobs.map_or_else(default_jobs, |j| j.get()), &only)
         }

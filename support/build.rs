@@ -76,9 +76,17 @@ fn main() {
 /// Loading it costs about 0.15 s at every start of a check, which a machine without a GPU
 /// would pay for nothing. `TENSORLINGS_CUDA=1` (or `0`) decides instead, e.g. after a driver
 /// is installed (a rebuild is needed then: cargo cannot watch for drivers).
+///
+/// A CPU-only install of tensorlings' own has `libtorch_cuda.so` but not the CUDA libraries it
+/// loads: `tensorlings setup` marks it with `TENSORLINGS_LIBTORCH_KIND = "cpu-only"` in the
+/// course's `.cargo/config.toml`, and `setup --cuda` removes the mark, which reruns this script
+/// and relinks.
 fn links_cuda(lib: &std::path::Path) -> bool {
     println!("cargo:rerun-if-env-changed=TENSORLINGS_CUDA");
-    let has_cuda_part = lib.join("libtorch.so").exists() && lib.join("libtorch_cuda.so").exists();
+    println!("cargo:rerun-if-env-changed=TENSORLINGS_LIBTORCH_KIND");
+    let cpu_only_install = env::var("TENSORLINGS_LIBTORCH_KIND").as_deref() == Ok("cpu-only");
+    let has_cuda_part =
+        !cpu_only_install && lib.join("libtorch.so").exists() && lib.join("libtorch_cuda.so").exists();
     match env::var("TENSORLINGS_CUDA").as_deref() {
         Ok("1") => has_cuda_part,
         Ok("0") => false,
