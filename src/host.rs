@@ -25,7 +25,7 @@ use anyhow::{Context, Result, anyhow, bail};
 mod wire;
 
 use crate::course::Course;
-use crate::exec::{self, Captured, Ending, Finished, Limits};
+use crate::exec::{self, Captured, Finished, Limits};
 use crate::info_file::ExerciseInfo;
 use crate::replay::Recorded;
 
@@ -165,8 +165,14 @@ impl WarmHost {
         };
         exec::register(pid);
         let answers = &self.answers;
+        // `supervise` also waits for the end of a child it killed (to reap it): the host's one
+        // `ended` answer may come then, and must not be waited for again.
+        let mut ended = false;
         let ending = exec::supervise(pid, start, check.limits, |wait| match answers.recv_timeout(wait) {
-            Ok(Ok(Answer::Ended(status))) => Some(Ok(ExitStatus::from_raw(status))),
+            Ok(Ok(Answer::Ended(status))) => {
+                ended = true;
+                Some(Ok(ExitStatus::from_raw(status)))
+            }
             Ok(Ok(other)) => Some(Err(anyhow!("the check host answered {other:?} while a check ran"))),
             Ok(Err(e)) => Some(Err(e)),
             Err(RecvTimeoutError::Timeout) => None,
@@ -175,8 +181,9 @@ impl WarmHost {
         exec::unregister(pid);
         let ending = ending?;
         let duration = start.elapsed();
-        if !matches!(ending, Ending::Exited(_)) {
-            // The child was killed; the host still answers that it ended, and marks its output.
+        if !ended {
+            // The child was killed and not yet reaped: the host answers once it is, after
+            // marking its output.
             match self.answer(Duration::from_secs(5))? {
                 Answer::Ended(_) => {}
                 other => bail!("the check host answered {other:?} after a killed check"),

@@ -368,6 +368,7 @@ fn paths_are_hyperlinks_in_a_terminal_with_colors() {
 fn checks_in_the_warm_host_survive_crashes_hangs_and_leftover_state() {
     let course = Course::new();
     course.edit_info("timeout_secs = 20", "timeout_secs = 3");
+    course.edit_info("name = \"add\"\n", "name = \"add\"\nmemory_limit = \"300 MiB\"\n");
     // Watch mode runs the check in a child forked by the host, not in a process of its own.
     course.write_add(
         "println!(\"running in {:?}\", std::env::current_exe().unwrap().file_name().unwrap()); a - b",
@@ -381,9 +382,20 @@ fn checks_in_the_warm_host_survive_crashes_hangs_and_leftover_state() {
         ("unsafe { std::ptr::null_mut::<i64>().write_volatile(a) }; a + b", "SIGSEGV, a segmentation fault"),
         ("std::process::abort()", "SIGABRT"),
         ("loop { std::hint::spin_loop(); }", "it was stopped after 3 s"),
+        // Too much memory, held: the runner's watch of the child's memory stops it.
+        (
+            "let held = vec![1u8; 600 << 20]; std::thread::sleep(std::time::Duration::from_secs(2)); a + b + held[0] as i64 - 1",
+            "it was stopped for using",
+        ),
     ];
     for (code, verdict) in takedowns {
-        save_by_rename(&path, &body(code));
+        // Where the check ran is printed first: a verdict from the host, not from a process
+        // the runner fell back to (which would say `add_check`).
+        let code = format!(
+            "println!(\"ran in {{:?}}\", std::env::current_exe().unwrap().file_name().unwrap()); {code}"
+        );
+        save_by_rename(&path, &body(&code));
+        watch.exp_string("ran in \"tensorlings_host\"").unwrap();
         watch.exp_string(verdict).unwrap();
         save_by_rename(&path, &body("a + b"));
         watch.exp_string("add passed: 2 checks passed").unwrap();
