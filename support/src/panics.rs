@@ -396,9 +396,19 @@ fn pick_user_frame(backtrace: &str, cwd: Option<&Path>) -> Option<Place> {
         }
         // Without line tables (the standard library has its own, so other frames may have
         // them), a Rust function's path is the best there is.
-        None if symbol.contains("::") => Some(Place::Function(symbol.clone())),
+        None if symbol.contains("::") => Some(Place::Function(as_in_the_check_binary(symbol))),
         _ => None,
     })
+}
+
+/// A function's path as the check binary names it: in watch mode's warm host the check is the
+/// module `check` of the library `NAME_hosted`, so `tensors_hosted::check::exercise::grid` is
+/// said `tensors_check::exercise::grid`, as `tensorlings run` says it.
+fn as_in_the_check_binary(symbol: &str) -> String {
+    match symbol.split_once("_hosted::check::") {
+        Some((name, rest)) if !name.contains("::") => format!("{name}_check::{rest}"),
+        _ => symbol.to_string(),
+    }
 }
 
 /// `foo::bar::h0123456789abcdef` → `foo::bar`.
@@ -429,6 +439,13 @@ fn relative_to(path: &str, cwd: Option<&Path>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_function_in_the_warm_host_is_named_as_in_the_check_binary() {
+        assert_eq!(as_in_the_check_binary("tensors_hosted::check::exercise::grid"), "tensors_check::exercise::grid");
+        assert_eq!(as_in_the_check_binary("tensors_check::exercise::grid"), "tensors_check::exercise::grid");
+        assert_eq!(as_in_the_check_binary("tch::x_hosted::check::f"), "tch::x_hosted::check::f");
+    }
+
     use super::*;
     use crate::check::Failure;
     use tch::{Device, TchError};
