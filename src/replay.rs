@@ -96,7 +96,15 @@ impl Recorded {
 
     /// Runs rustc as cargo did. An error means rustc could not be run at all.
     pub fn rebuild(&self) -> Result<Rebuilt> {
-        let output = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        // Cargo's variables as cargo would set them, not the runner's own (a runner started with
+        // `cargo run` has the runner package's CARGO_PKG_NAME).
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(|name| name.starts_with("CARGO_") || name == "OUT_DIR") {
+                command.env_remove(name);
+            }
+        }
+        let output = command
             .args(&self.args)
             .current_dir(&self.cwd)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -116,15 +124,20 @@ impl Recorded {
             if message.message_type != "diagnostic" {
                 continue;
             }
+            // rustc's closing counts ("aborting due to 2 previous errors", "1 warning emitted"),
+            // which cargo does not pass on either.
+            let closing = message.spans.is_empty()
+                && (message.message.starts_with("aborting due to") || message.message.ends_with(" emitted"));
+            if closing {
+                continue;
+            }
             if message.level.starts_with("error") {
                 let in_subject = !message.spans.is_empty()
                     && message.spans.iter().all(|span| {
                         self.cwd.join(&span.file_name).canonicalize().ok().as_deref()
                             == Some(self.subject.as_path())
                     });
-                // "aborting due to N previous errors" has no span: it only counts the others.
-                let summary = message.spans.is_empty() && message.message.starts_with("aborting due to");
-                errors_are_the_learners &= in_subject || summary;
+                errors_are_the_learners &= in_subject;
             }
             if let Some(rendered) = message.rendered {
                 diagnostics.push_str(&rendered);

@@ -470,3 +470,30 @@ fn p_profiles_the_current_exercise_once_it_passes() {
     press(&mut watch, "q");
     assert_exited_cleanly(&watch);
 }
+
+/// Watch mode's rebuild after a save (rustc replayed without cargo) gives exercise code the
+/// compile-time variables cargo would, whatever the runner's own environment holds.
+#[test]
+fn a_rebuilt_check_sees_the_compile_time_variables_cargo_sets() {
+    let course = Course::new();
+    let path = course.path("exercises/00_basics/add.rs");
+    let body = |tag: &str| {
+        format!(
+            "pub fn add(a: i64, b: i64) -> i64 {{\n    // {tag}\n    assert_eq!(env!(\"CARGO_PKG_NAME\"), \"fixture-course\");\n    \
+             assert_eq!(option_env!(\"CARGO_PKG_VERSION\"), Some(\"0.1.0\"));\n    a + b\n}}\n\nfn main() {{}}\n"
+        )
+    };
+    course.write("exercises/00_basics/add.rs", &body("first"));
+    // As when watch mode is started with `cargo run`: the runner's own package variables.
+    let mut watch =
+        start_watch_with(&course, &[], &[("CARGO_PKG_NAME", "tensorlings"), ("CARGO_PKG_VERSION", "9.9.9")]);
+    watch.exp_string("add passed: 2 checks passed").unwrap();
+    for tag in ["second", "third"] {
+        save_by_rename(&path, &body(tag).replace("a + b", "a - b"));
+        watch.exp_string("add failed: 2 of 2 checks failed").unwrap();
+        save_by_rename(&path, &body(tag));
+        watch.exp_string("add passed: 2 checks passed").unwrap();
+    }
+    press(&mut watch, "q");
+    watch.exp_eof().unwrap();
+}
