@@ -246,15 +246,24 @@ mod tests {
             out.display(),
             rlib.display()
         );
-        let recorded =
-            Recorded::from_cargo_verbose(&stderr, "x_hosted", root, Vec::new(), &subject, &[]).unwrap();
+        let support_source = root.join("support.rs");
+        std::fs::write(&support_source, "").unwrap();
+        let watched = [support_source.clone()];
+        let record = || {
+            Recorded::from_cargo_verbose(&stderr, "x_hosted", root, Vec::new(), &subject, &watched).unwrap()
+        };
+        let recorded = record();
         assert_eq!(recorded.output, out.join("libx_hosted-abc.so"));
         assert!(recorded.is_current());
         // The learner's file may change...
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&subject, "changed").unwrap();
         assert!(recorded.is_current());
-        // ...nothing else may.
+        // ...nothing else may: a source cargo would rebuild a dependency from, or a dependency.
+        std::fs::write(&support_source, "edited").unwrap();
+        assert!(!recorded.is_current());
+        let recorded = record();
+        std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&rlib, "rebuilt").unwrap();
         assert!(!recorded.is_current());
         assert!(Recorded::from_cargo_verbose(&stderr, "y_hosted", root, Vec::new(), &subject, &[]).is_none());
