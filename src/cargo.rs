@@ -100,6 +100,29 @@ impl Build<'_> {
     }
 
     fn run_with(&self, verbose: bool) -> Result<(BuildOutput, String)> {
+        // The learner's files are built in place: make cargo see every change of contents (see
+        // `freshness`). Staged files get their times from the stage.
+        let built: Vec<(&crate::info_file::ExerciseInfo, Option<String>)> = match self.stage {
+            Some(_) => Vec::new(),
+            None => self
+                .course
+                .exercises()
+                .iter()
+                .filter(|e| {
+                    self.bins.contains(&crate::course::check_bin(e))
+                        || self.examples.contains(&crate::course::hosted_lib(e))
+                })
+                .map(|e| (e, crate::freshness::before_build(self.course, e)))
+                .collect(),
+        };
+        let result = self.cargo_build(verbose);
+        for (exercise, id) in built {
+            crate::freshness::after_build(self.course, exercise, id);
+        }
+        result
+    }
+
+    fn cargo_build(&self, verbose: bool) -> Result<(BuildOutput, String)> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         let format = if self.color { "json-diagnostic-rendered-ansi" } else { "json" };

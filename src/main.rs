@@ -10,6 +10,7 @@ mod course;
 mod dev;
 mod editor;
 mod exec;
+mod freshness;
 mod grade;
 mod guard;
 mod host;

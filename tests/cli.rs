@@ -1052,3 +1052,25 @@ fn a_report_with_other_checks_than_recorded_is_not_trusted() {
     assert!(course.read("course/shipped.toml").contains("\"00_basics/add.rs\" = [\"adds small numbers\"]"));
     course.cmd(&["run", "add"]).assert().success();
 }
+
+/// A file moved back into place keeps its old modification time: a backup restored after
+/// `reset` is older than the last build, and cargo alone would reuse that build (QA). The runner
+/// records what it built and makes cargo see the change.
+#[test]
+fn a_backup_moved_back_after_reset_is_checked_not_the_last_build() {
+    let course = Course::new();
+    course.cmd(&["list"]).assert().success(); // the first run keeps the shipped copies
+    course.write_add("a * b");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("add(2, 3) returned 6"));
+    course.cmd(&["reset", "add"]).assert().success();
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("add(2, 3) returned 6").not());
+    let backups: Vec<_> =
+        std::fs::read_dir(course.path(".tensorlings/backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    std::fs::rename(&backups[0], course.path("exercises/00_basics/add.rs")).unwrap();
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("add(2, 3) returned 6"));
+}
