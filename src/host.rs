@@ -86,10 +86,13 @@ pub struct WarmHost {
 impl WarmHost {
     /// Starts `program` (the built host) and waits until it has connected.
     pub fn start(program: &Path) -> Result<WarmHost> {
+        // A socket's path has at most 107 bytes: under a long TMPDIR, /tmp instead.
+        let base = std::env::temp_dir();
+        let base = if base.as_os_str().len() > 64 { PathBuf::from("/tmp") } else { base };
         let socket_dir = tempfile::Builder::new()
             .prefix("tensorlings-host")
-            .tempdir()
-            .context("cannot create a folder for the host's socket")?;
+            .tempdir_in(&base)
+            .with_context(|| format!("cannot create a folder for the host's socket in {}", base.display()))?;
         let socket_path = socket_dir.path().join("socket");
         let listener = UnixListener::bind(&socket_path)
             .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
@@ -276,8 +279,8 @@ fn until_marker(chunks: &Receiver<Vec<u8>>, marker: &[u8]) -> Result<Captured> {
     }
 }
 
-/// The environment variable that turns the warm host off (`0`): every check then runs in a
-/// process of its own, as in `verify`.
+/// The environment variable that turns the warm host off (`0`, `false`, `off` or `no`): every
+/// check then runs in a process of its own, as in `verify`.
 pub const WARM_HOST_VAR: &str = "TENSORLINGS_WARM_HOST";
 
 /// The warm host of a watch session: started on first use, started again after it dies. A check
@@ -288,6 +291,8 @@ pub struct Hosting {
     /// Set when the host failed to start: this session's checks then run in processes rather
     /// than pay for a failed start each time.
     given_up: std::sync::atomic::AtomicBool,
+    /// Why the host did not start, until watch mode has said it (once).
+    start_error: Mutex<Option<String>>,
     /// The host program as cargo last built it.
     program: Mutex<Option<PathBuf>>,
     recorded: Mutex<HashMap<String, Recorded>>,
@@ -365,12 +370,16 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Hosting {
     /// Hosting for `course`, when its package has the host program and it is not turned off.
     pub fn for_course(course: &Course) -> Option<Hosting> {
-        if std::env::var(WARM_HOST_VAR).as_deref() == Ok("0") || !course.has_bin(HOST_BIN) {
+        let turned_off = std::env::var(WARM_HOST_VAR).is_ok_and(|value| {
+            matches!(value.trim().to_ascii_lowercase().as_str(), "0" | "false" | "off" | "no")
+        });
+        if turned_off || !course.has_bin(HOST_BIN) {
             return None;
         }
         Some(Hosting {
             host: Mutex::new(None),
             given_up: std::sync::atomic::AtomicBool::new(false),
+            start_error: Mutex::new(None),
             program: Mutex::new(None),
             recorded: Mutex::new(HashMap::new()),
         })
@@ -407,11 +416,18 @@ impl Hosting {
                 Ok(host) => *slot = Some(host),
                 Err(error) => {
                     self.given_up.store(true, Ordering::Relaxed);
+                    *locked(&self.start_error) = Some(format!("{error:#}"));
                     return Err(error);
                 }
             }
         }
         Ok(slot)
+    }
+
+    /// Why the host did not start, the first time this is asked after it failed: watch mode
+    /// says it once, since every check is then slower.
+    pub fn take_start_error(&self) -> Option<String> {
+        locked(&self.start_error).take()
     }
 
     /// The host program, once cargo has built it in this session.

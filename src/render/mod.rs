@@ -270,6 +270,14 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
 }
 
 /// "1 check", "2 checks".
+/// Said once in watch mode when the warm host did not start: checks still run, slower.
+pub fn warm_host_unavailable(error: &str) -> String {
+    format!(
+        "The warm check host did not start ({error}): each check runs in a process of its own, about 0.3 s \
+         slower. Verdicts are the same. TENSORLINGS_WARM_HOST=0 turns the host off and this notice with it."
+    )
+}
+
 /// `"a", "b"`: names as a list in a sentence.
 fn quoted_list(names: &[&str]) -> String {
     names.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(", ")

@@ -392,6 +392,9 @@ impl Watch<'_> {
 
     fn on_finished(&mut self, finished: Finished) -> Result<()> {
         self.running = None;
+        if let Some(error) = self.hosting.as_ref().and_then(|hosting| hosting.take_start_error()) {
+            self.notice = render::warm_host_unavailable(&error);
+        }
         if std::mem::take(&mut self.stale) {
             crate::exec::allow_starts();
             self.recheck = false;
