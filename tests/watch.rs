@@ -148,7 +148,7 @@ fn q_stops_a_hanging_check_and_quits() {
     // Give the check time to start its process, then try other keys and quit.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     press(&mut watch, "r");
-    watch.exp_string("Wait for the check to finish, or press q").unwrap();
+    watch.exp_string("Wait for the check to finish, save a new version").unwrap();
     press(&mut watch, "q");
     watch.exp_string("Bye!").unwrap();
     watch.exp_string("exit 0").unwrap();

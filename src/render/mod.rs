@@ -137,6 +137,10 @@ pub fn summary(verdict: &Verdict, invoke: &str) -> String {
             Bytes(*used),
             Bytes(*limit)
         ),
+        // Rust aborts on a stack overflow after saying so: that, not the abort, is the news.
+        Outcome::Signal { .. } if verdict.output.contains("has overflowed its stack") => {
+            "the check overflowed its stack: is there a recursion without an end, or a very deep one?".into()
+        }
         Outcome::Signal { signal } => format!("the check process was killed by {}", signal_text(*signal)),
         Outcome::NoReport { code: Some(0) } => {
             "the check process exited before reporting (does the exercise call std::process::exit?)".into()
@@ -615,6 +619,11 @@ mod tests {
     fn endings_are_explained() {
         let said = |outcome| summary(&Verdict::new(outcome), "cargo run --");
         assert!(said(Outcome::Signal { signal: libc::SIGSEGV }).contains("SIGSEGV, a segmentation fault"));
+        let overflow = Verdict {
+            output: "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow\n".into(),
+            ..Verdict::new(Outcome::Signal { signal: libc::SIGABRT })
+        };
+        assert!(summary(&overflow, "tensorlings").contains("overflowed its stack: is there a recursion"));
         assert!(
             said(Outcome::OverMemory { used: 9 << 30, limit: 8 << 30 })
                 .contains("using 9 GiB of memory; the limit is 8 GiB")

@@ -211,7 +211,7 @@ impl Watch<'_> {
             return Ok(true);
         }
         if self.running.is_some() && key != Key::Char('h') {
-            self.notice = "Wait for the check to finish, or press q to stop it and quit.".into();
+            self.notice = "Wait for the check to finish, save a new version (which stops it), or press q to stop it and quit.".into();
             return self.draw().map(|_| true);
         }
         if self.confirming_reset {
