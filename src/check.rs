@@ -45,6 +45,16 @@ fn outside_reach_verdict(course: &Course, exercise: &ExerciseInfo, stage: Option
     Some(Verdict::new(Outcome::ReachesOutside { path: shown, line, pattern, why }))
 }
 
+/// An error verdict when the exercise's check file is missing: cargo would say that the check
+/// does not compile, which a learner would take for their own mistake.
+fn missing_check_verdict(course: &Course, exercise: &ExerciseInfo) -> Option<Verdict> {
+    let path = course.check_path(exercise);
+    if path.exists() {
+        return None;
+    }
+    Some(Verdict::new(Outcome::MissingCheck { path: course.display_path(&path).into_owned() }))
+}
+
 /// Builds and checks one exercise (the path of `run` and watch mode).
 /// `show_progress`: see [`Build::show_progress`]; off where the screen is drawn whole (watch).
 pub fn check_exercise(
@@ -77,6 +87,9 @@ pub fn verdict_after_build(
     start: Instant,
 ) -> Verdict {
     if let Some(verdict) = outside_reach_verdict(course, exercise, stage) {
+        return verdict;
+    }
+    if let Some(verdict) = missing_check_verdict(course, exercise) {
         return verdict;
     }
     let bin = check_bin(exercise);
@@ -205,6 +218,9 @@ pub fn check_exercise_warm(
     hosting: Option<&Hosting>,
 ) -> Result<Verdict> {
     let Some(hosting) = hosting else { return check_exercise(course, exercise, options, false) };
+    if let Some(verdict) = missing_check_verdict(course, exercise) {
+        return Ok(verdict);
+    }
     let start = Instant::now();
     let (program, library, warnings) = match build_hosted(course, exercise, options, hosting)? {
         HostedBuild::Built { program, library, warnings } => (program, library, warnings),

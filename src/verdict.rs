@@ -101,6 +101,11 @@ pub enum Outcome {
     CouldNotRun {
         message: String,
     },
+    /// The exercise's check file is missing (`path`, below the course root): the course is
+    /// incomplete, not the learner's file wrong.
+    MissingCheck {
+        path: String,
+    },
     /// The course package has no binary for this exercise: `dev update` was not run.
     MissingBinary {
         bin: String,
@@ -153,7 +158,9 @@ impl Verdict {
             | Outcome::NoReport { .. }
             | Outcome::BadReport { .. }
             | Outcome::CouldNotRun { .. } => Status::Crash,
-            Outcome::SetupError { .. } | Outcome::MissingBinary { .. } => Status::Error,
+            Outcome::SetupError { .. } | Outcome::MissingBinary { .. } | Outcome::MissingCheck { .. } => {
+                Status::Error
+            }
         }
     }
 

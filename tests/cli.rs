@@ -1074,3 +1074,16 @@ fn a_backup_moved_back_after_reset_is_checked_not_the_last_build() {
     std::fs::rename(&backups[0], course.path("exercises/00_basics/add.rs")).unwrap();
     course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("add(2, 3) returned 6"));
 }
+
+/// A missing check file is the course's problem, not the learner's compile error (QA).
+#[test]
+fn a_missing_check_file_is_not_blamed_on_the_learner() {
+    let course = Course::new();
+    course.solve_all();
+    std::fs::remove_file(course.path("checks/00_basics/add.rs")).unwrap();
+    course.cmd(&["run", "add"]).assert().code(2).stdout(
+        predicate::str::contains("its checks, checks/00_basics/add.rs, are missing")
+            .and(predicate::str::contains("git checkout -- checks/00_basics/add.rs"))
+            .and(predicate::str::contains("does not compile").not()),
+    );
+}

@@ -178,6 +178,10 @@ pub fn summary(verdict: &Verdict, invoke: &str) -> String {
             said
         }
         Outcome::SetupError { message } | Outcome::CouldNotRun { message } => message.clone(),
+        Outcome::MissingCheck { path } => format!(
+            "its checks, {path}, are missing: the course is incomplete, and your file was not checked. Restore \
+             them with `git checkout -- {path}`"
+        ),
         Outcome::MissingBinary { bin, manifest } => format!(
             "{manifest} has no binary `{bin}`: the course package is out of date; run `{invoke} dev update`"
         ),
