@@ -441,7 +441,10 @@ fn relative_to(path: &str, cwd: Option<&Path>) -> String {
 mod tests {
     #[test]
     fn a_function_in_the_warm_host_is_named_as_in_the_check_binary() {
-        assert_eq!(as_in_the_check_binary("tensors_hosted::check::exercise::grid"), "tensors_check::exercise::grid");
+        assert_eq!(
+            as_in_the_check_binary("tensors_hosted::check::exercise::grid"),
+            "tensors_check::exercise::grid"
+        );
         assert_eq!(as_in_the_check_binary("tensors_check::exercise::grid"), "tensors_check::exercise::grid");
         assert_eq!(as_in_the_check_binary("tch::x_hosted::check::f"), "tch::x_hosted::check::f");
     }
