@@ -30,16 +30,6 @@ fn bench(course: &Course, args: &[&str]) -> Command {
     command
 }
 
-/// Processes working in `dir` (a watch mode, a cargo or a check the script left behind).
-fn processes_in(dir: &Path) -> Vec<u32> {
-    let dir = dir.canonicalize().unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir)))
-        .collect()
-}
-
 #[test]
 fn the_screen_parser_passes_its_self_test() {
     let output = Command::new(script()).arg("--self-test").output().unwrap();
@@ -97,7 +87,11 @@ fn it_measures_watch_run_and_the_floor_and_restores_the_course() {
 
     assert_eq!(course.read("exercises/00_basics/add.rs"), shipped, "the exercise is restored");
     assert!(!course.path(".tensorlings/state.toml").exists(), "the state file it wrote is removed");
-    assert_eq!(processes_in(course.dir.path()), Vec::<u32>::new(), "no process is left behind");
+    assert_eq!(
+        common::processes_working_in(course.dir.path()),
+        Vec::<u32>::new(),
+        "no process is left behind"
+    );
 }
 
 #[test]
@@ -127,7 +121,7 @@ fn stopped_with_ctrl_c_it_restores_the_files_and_leaves_no_process() {
     assert!(stderr.contains("stopped; the files it edited are restored"), "{stderr}");
     assert_eq!(course.read("exercises/00_basics/add.rs"), shipped);
     assert!(!course.path(".tensorlings/state.toml").exists());
-    assert_eq!(processes_in(course.dir.path()), Vec::<u32>::new());
+    assert_eq!(common::processes_working_in(course.dir.path()), Vec::<u32>::new());
 }
 
 #[test]

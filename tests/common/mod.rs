@@ -95,11 +95,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// Pids of processes whose executable lies under `dir`.
 pub fn processes_running_from(dir: &Path) -> Vec<u32> {
+    processes_whose(dir, "exe")
+}
+
+/// Pids of processes whose working folder is in `dir` (a watch mode, a cargo or a check that a
+/// script left behind).
+pub fn processes_working_in(dir: &Path) -> Vec<u32> {
+    processes_whose(dir, "cwd")
+}
+
+/// Pids of processes whose `/proc/PID/LINK` (`exe`, `cwd`) is in `dir`.
+fn processes_whose(dir: &Path, link: &str) -> Vec<u32> {
     let dir = dir.canonicalize().unwrap();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir)))
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|target| target.starts_with(&dir))
+        })
         .collect()
 }
 
