@@ -120,7 +120,7 @@ fn libtorch_course() -> Course {
     course
 }
 
-const PIP: &str = "--no-cache-dir --no-compile --disable-pip-version-check";
+const PIP: &str = "--no-cache-dir --no-compile --disable-pip-version-check --no-warn-conflicts";
 
 #[test]
 fn without_a_driver_only_what_libtorch_cpu_loads_is_installed() {

@@ -49,6 +49,8 @@ impl Venv {
         let mut command = Command::new(&self.python);
         // --no-compile: pip would byte-compile torch's thousands of Python files, a good part of
         // the install's time, for a Python that never imports them (only libtorch is used).
+        // --no-warn-conflicts: a CPU-only install leaves torch's Python dependencies out on
+        // purpose, and pip would list each as "required, which is not installed".
         command.args([
             "-m",
             "pip",
@@ -56,6 +58,7 @@ impl Venv {
             "--no-cache-dir",
             "--no-compile",
             "--disable-pip-version-check",
+            "--no-warn-conflicts",
         ]);
         if no_deps {
             command.arg("--no-deps");
