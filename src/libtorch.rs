@@ -56,6 +56,16 @@ struct Installed {
     kind: Kind,
 }
 
+/// The record of a finished install of tensorlings' whose libtorch is `dir`, if `dir` is one:
+/// it sits in `torch-VERSION/`, a few folders above `torch-VERSION/venv/lib/.../torch`.
+fn record_beside(dir: &Path) -> Option<Installed> {
+    dir.ancestors().skip(1).take(6).find_map(|folder| {
+        let text = std::fs::read_to_string(folder.join("installed.toml")).ok()?;
+        let installed: Installed = toml::from_str(&text).ok()?;
+        (installed.libtorch == dir).then_some(installed)
+    })
+}
+
 fn full_install() -> Kind {
     Kind::WithCuda
 }
@@ -210,11 +220,13 @@ impl<'a> Provisioner<'a> {
                             usable: None,
                         },
                     },
+                    // Another cache folder's install of tensorlings' (XDG_CACHE_HOME changed):
+                    // its record beside it still says its kind.
                     Some(dir) => self.probe_dir(
                         &config.display().to_string(),
                         &dir,
                         "recorded in .cargo/config.toml by an earlier setup",
-                        None,
+                        record_beside(&dir).map(|installed| installed.kind),
                     ),
                     None => Probe {
                         place: config.display().to_string(),

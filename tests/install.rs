@@ -336,3 +336,21 @@ fn a_cargo_config_of_ones_own_is_reported_after_the_install_not_instead_of_it() 
     // Without a config pointing at libtorch, the second stage of the compilation cannot run.
     assert_eq!(read_lines(&machine.path("cargo.log")).len(), 1);
 }
+
+/// `.cargo/config.toml` may point at an install made under another cache folder
+/// (`XDG_CACHE_HOME` changed): its record still says it is CPU-only, though the torch wheel
+/// holds `libtorch_cuda`, and the config keeps its mark.
+#[test]
+fn an_install_under_another_cache_folder_keeps_its_kind() {
+    let machine = Machine::new();
+    let course = libtorch_course();
+    machine.setup(&course, &["setup"], false).assert().success();
+    assert!(course.read(".cargo/config.toml").contains("TENSORLINGS_LIBTORCH_KIND = \"cpu-only\""));
+    machine
+        .setup(&course, &["setup"], false)
+        .env("XDG_CACHE_HOME", machine.path("another-cache"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("CPU only (recorded in .cargo/config.toml by an earlier setup)"));
+    assert!(course.read(".cargo/config.toml").contains("TENSORLINGS_LIBTORCH_KIND = \"cpu-only\""));
+}
