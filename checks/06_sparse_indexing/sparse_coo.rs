@@ -10,8 +10,9 @@
 //! - `sparse_dense_matmul`: against the dense product, with a transposed (non-contiguous) `b`, no
 //!   entries, float64, and the 4 TB matrix again.
 //! - `sparse_linear`: the output and the gradients of `weight` and `x` against the dense
-//!   `weight.mm(x)`; the code must use `to_sparse` and must not make the sparse copy dense again
-//!   (a dense product would pass the numbers).
+//!   `weight.mm(x)`; an all-zero column of weight against an infinite row of x, which a sparse
+//!   product skips and a dense one turns into NaN; the code must use `to_sparse` and must not
+//!   make the sparse copy dense again.
 //! - `coo_bytes`: 1% of a 1000 x 1000 float32 matrix, float64, a 3-d tensor (three rows of
 //!   indices), no entries; compared with the bytes the tensors hold.
 //! - `coo_break_even_density`: float32, float64 and float16 in 1 to 3 dimensions, and confirmed
@@ -224,6 +225,28 @@ fn sparse_linear_matches(weight: &Tensor, x: &Tensor) -> CheckResult {
     })
 }
 
+/// A sparse product multiplies only the entries it stores: where a column of weight is all
+/// zero, an infinite row of x contributes nothing, where the dense product makes 0 * inf = NaN.
+/// So a product that is dense after all (`weight.mm(x)` next to an unused `to_sparse`, or the
+/// sparse copy made dense again) fails, whatever the source looks like.
+fn sparse_linear_skips_zeros(device: Device) -> CheckResult {
+    let weight = pruned(4, 5, device);
+    let _ = weight.narrow(1, 0, 1).fill_(0.0);
+    let x = randn(&[5, 3], Kind::Float, device);
+    let _ = x.narrow(0, 0, 1).fill_(f64::INFINITY);
+    within("for weight whose column 0 is all zero and x whose row 0 is infinite", || {
+        let expected = weight.mm(&x.index_fill(0, &Tensor::from_slice(&[0i64]).to_device(device), 0.0));
+        let got = tch::no_grad(|| exercise::sparse_linear(&weight, &x));
+        assert_close("sparse_linear(weight, x)", &got, &expected, Tolerance::new(1e-5, 1e-5)).map_err(|f| {
+            Failure::new(format!(
+                "{}\n  a sparse product skips weight's zeros, so 0 * inf never happens: NaN here means \
+                 the product was dense (weight.mm(x), or the sparse copy made dense again)",
+                f.message()
+            ))
+        })
+    })
+}
+
 /// The bytes the allocator hands out for the sparse tensor that `make` returns (what it keeps
 /// once temporaries are freed: its indices and values).
 fn measured_bytes(device: Device, make: impl FnOnce() -> Tensor) -> Result<(Tensor, i64), Failure> {
@@ -339,6 +362,10 @@ fn main() {
             sparse_linear_matches(&pruned(6, 8, d), &randn(&[8, 3], Kind::Float, d))?;
             sparse_linear_matches(&pruned(1, 5, d), &randn(&[5, 1], Kind::Float, d))
         })
+        .check(
+            "sparse_linear skips weight's zeros, as a sparse product does (0 * inf is not computed)",
+            |ctx| sparse_linear_skips_zeros(ctx.device()),
+        )
         .check("sparse_linear multiplies a sparse tensor (to_sparse, not made dense again)", |_ctx| {
             assert_calls(
                 EXERCISE_SOURCE,
