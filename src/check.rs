@@ -208,21 +208,24 @@ pub fn run_check(
     }
 }
 
-/// Builds and checks one exercise in the warm host (watch mode's path): the check is built as
-/// a library and run in a child the host forks. Without a host, or when the host fails, the
-/// exercise is checked in a process of its own ([`check_exercise`]): the verdict is the same.
+/// Builds and checks one exercise in the warm host (the path of watch mode and `run`): the
+/// check is built as a library and run in a child the host forks. Without a host, or when the
+/// host fails, the exercise is checked in a process of its own ([`check_exercise`]): the
+/// verdict is the same. `show_progress`: see [`Build::show_progress`].
 pub fn check_exercise_warm(
     course: &Course,
     exercise: &ExerciseInfo,
     options: &RunOptions,
     hosting: Option<&Hosting>,
+    show_progress: bool,
 ) -> Result<Verdict> {
-    let Some(hosting) = hosting else { return check_exercise(course, exercise, options, false) };
+    let Some(hosting) = hosting else { return check_exercise(course, exercise, options, show_progress) };
     if let Some(verdict) = missing_check_verdict(course, exercise) {
         return Ok(verdict);
     }
     let start = Instant::now();
-    let (program, library, warnings) = match build_hosted(course, exercise, options, hosting)? {
+    let (program, library, warnings) = match build_hosted(course, exercise, options, hosting, show_progress)?
+    {
         HostedBuild::Built { program, library, warnings } => (program, library, warnings),
         HostedBuild::CompileError(diagnostics) => {
             let mut verdict = outside_reach_verdict(course, exercise, None)
@@ -230,7 +233,7 @@ pub fn check_exercise_warm(
             verdict.duration = start.elapsed();
             return Ok(verdict);
         }
-        HostedBuild::Unavailable => return check_exercise(course, exercise, options, false),
+        HostedBuild::Unavailable => return check_exercise(course, exercise, options, show_progress),
     };
     if let Some(verdict) = outside_reach_verdict(course, exercise, None) {
         return Ok(verdict);
@@ -255,7 +258,7 @@ pub fn check_exercise_warm(
             Ok(verdict)
         }
         // The host failed, not the check: check it the usual way.
-        Err(_) => check_exercise(course, exercise, options, false),
+        Err(_) => check_exercise(course, exercise, options, show_progress),
     }
 }
 
@@ -280,10 +283,16 @@ fn build_hosted(
     exercise: &ExerciseInfo,
     options: &RunOptions,
     hosting: &Hosting,
+    show_progress: bool,
 ) -> Result<HostedBuild> {
     let library = hosted_lib(exercise);
     let rewrite = PathRewrite::for_course(course);
-    if let (Some(program), Some(recorded)) = (hosting.program(), hosting.recorded(&library)) {
+    if let Some((program, recorded)) = hosting.recorded(&library) {
+        // A host that is not running yet starts while rustc works (a shared host in the
+        // background; watch mode started its own already).
+        if hosting.is_shared() {
+            let _ = hosting.start(&program);
+        }
         match recorded.rebuild() {
             Ok(Rebuilt { library: Some(built), diagnostics, .. }) => {
                 return Ok(HostedBuild::Built {
@@ -305,7 +314,7 @@ fn build_hosted(
         examples: vec![library.clone()],
         stage: None,
         color: options.color,
-        show_progress: false,
+        show_progress,
     }
     .run_verbose()?;
     let program = build.bins.get(host::HOST_BIN).and_then(|b| b.executable.clone());

@@ -209,7 +209,9 @@ pub fn empty() -> Captured {
     Captured { bytes: Vec::new(), dropped: 0 }
 }
 
-fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
+/// Reads `stream` to its end on a thread, keeping what fits under [`OUTPUT_CAP`]; the receiver
+/// gets it all at the end.
+pub fn capture(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<Captured> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
         let mut captured = empty();

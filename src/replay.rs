@@ -7,16 +7,19 @@
 //! one. The recording is made from `cargo build -v`, whose "Running" line is the exact command,
 //! and is dropped as soon as any other input changes (the check, the solution, a dependency,
 //! the course's manifest or configuration): cargo then builds and records again.
+//!
+//! Recordings are kept in the course's `.tensorlings/replay/` (see [`Store`]), so that watch mode
+//! and each `tensorlings run`, a process of its own, can replay what another one recorded.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How cargo ran rustc for one crate, and the inputs that must not change for a replay.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recorded {
     program: PathBuf,
     args: Vec<String>,
@@ -157,6 +160,66 @@ impl Recorded {
     }
 }
 
+/// The recordings of one course, one file per library in `.tensorlings/replay/`: a cache, so any
+/// file that cannot be read or written is as good as none (cargo then builds and records).
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// A recording as stored, with the host program it was made for.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    format_version: u32,
+    host_program: PathBuf,
+    recorded: Recorded,
+}
+
+/// Bumped whenever [`Stored`] changes shape: an older file is then ignored, not misread.
+const STORE_FORMAT: u32 = 1;
+
+impl Store {
+    pub fn new(state_dir: &Path) -> Store {
+        Store { dir: state_dir.join("replay") }
+    }
+
+    fn path(&self, library: &str) -> PathBuf {
+        self.dir.join(format!("{library}.json"))
+    }
+
+    /// The host program and the recording for `library`, while the recording is current and
+    /// the program is still there.
+    pub fn load(&self, library: &str) -> Option<(PathBuf, Recorded)> {
+        let text = std::fs::read_to_string(self.path(library)).ok()?;
+        let stored: Stored = serde_json::from_str(&text).ok()?;
+        let usable = stored.format_version == STORE_FORMAT
+            && stored.host_program.is_file()
+            && stored.recorded.is_current();
+        usable.then_some((stored.host_program, stored.recorded))
+    }
+
+    /// Keeps `recorded` for `library` (written whole, then renamed, so that a reader never
+    /// sees half of it).
+    pub fn save(&self, library: &str, host_program: &Path, recorded: &Recorded) {
+        let stored = Stored {
+            format_version: STORE_FORMAT,
+            host_program: host_program.to_path_buf(),
+            recorded: recorded.clone(),
+        };
+        let Ok(text) = serde_json::to_string(&stored) else { return };
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let Ok(mut file) = tempfile::NamedTempFile::new_in(&self.dir) else { return };
+        if std::io::Write::write_all(&mut file, text.as_bytes()).is_ok() {
+            let _ = file.persist(self.path(library));
+        }
+    }
+
+    pub fn forget(&self, library: &str) {
+        let _ = std::fs::remove_file(self.path(library));
+    }
+}
+
 #[derive(Deserialize)]
 struct Message {
     #[serde(rename = "$message_type")]
@@ -267,5 +330,25 @@ mod tests {
         std::fs::write(&rlib, "rebuilt").unwrap();
         assert!(!recorded.is_current());
         assert!(Recorded::from_cargo_verbose(&stderr, "y_hosted", root, Vec::new(), &subject, &[]).is_none());
+
+        // Kept on disk, it is current (and usable) just as long.
+        let recorded = record();
+        let store = Store::new(&root.join(".tensorlings"));
+        let program = root.join("tensorlings_host");
+        std::fs::write(&program, "").unwrap();
+        assert!(store.load("x_hosted").is_none());
+        store.save("x_hosted", &program, &recorded);
+        let (loaded_program, loaded) = store.load("x_hosted").unwrap();
+        assert_eq!((loaded_program, loaded.output), (program.clone(), recorded.output.clone()));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&check, "edited").unwrap();
+        assert!(store.load("x_hosted").is_none());
+        // A damaged file is no recording, not an error.
+        std::fs::write(root.join(".tensorlings/replay/x_hosted.json"), "{ not json").unwrap();
+        assert!(store.load("x_hosted").is_none());
+        store.save("x_hosted", &program, &record());
+        assert!(store.load("x_hosted").is_some());
+        store.forget("x_hosted");
+        assert!(store.load("x_hosted").is_none());
     }
 }

@@ -161,7 +161,7 @@ fn a_timed_out_check_leaves_no_process_behind() {
         "the check's child `sleep {marker}` was left running"
     );
     assert!(
-        common::processes_running_from(&course.path("course/target")).is_empty(),
+        common::checks_running_from(&course.path("course/target")).is_empty(),
         "the check was left running"
     );
 }
@@ -172,6 +172,7 @@ fn a_timed_out_check_leaves_no_process_behind() {
 fn interrupt_run_once_running(course: &Course, marker: &str) {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
     command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
+    command.envs(course.host_env());
     command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut runner = command.spawn().unwrap();
     let started = std::time::Instant::now();
@@ -196,7 +197,7 @@ fn ctrl_c_during_run_stops_the_check_and_everything_it_started() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(common::processes_with_argument(&marker).is_empty(), "`sleep {marker}` was left running");
     assert!(
-        common::processes_running_from(&course.path("course/target")).is_empty(),
+        common::checks_running_from(&course.path("course/target")).is_empty(),
         "the check was left running"
     );
 }
@@ -470,16 +471,21 @@ fn reset_restores_the_shipped_version_even_after_the_learner_committed() {
 #[test]
 fn dev_check_builds_apart_and_leaves_the_learners_binaries_fresh() {
     let course = Course::new();
+    // The check binary (a run in a process) and the host program (a run in the shared host).
+    course.cmd(&["run", "add"]).env("TENSORLINGS_WARM_HOST", "watch").assert().code(1);
     course.cmd(&["run", "add"]).assert().code(1);
-    let learner_binary = course.path("course/target/debug/add_check");
-    let built = std::fs::metadata(&learner_binary).unwrap().modified().unwrap();
+    let learner_binaries = ["course/target/debug/add_check", "course/target/debug/tensorlings_host"];
+    let built_at =
+        || learner_binaries.map(|path| std::fs::metadata(course.path(path)).unwrap().modified().unwrap());
+    let built = built_at();
     course.cmd(&["dev", "check"]).assert().success();
     // The wrong answers and solutions were built in a target dir of their own...
     assert!(course.path("course/target/tensorlings-dev/debug/add_check").exists());
     assert!(course.path(".tensorlings/dev-subject/00_basics/add.rs").exists());
-    // ...so the learner's next run finds its binary up to date: cargo did not relink it.
+    // ...so the learner's next runs find their binaries up to date: cargo did not relink them.
+    course.cmd(&["run", "add"]).env("TENSORLINGS_WARM_HOST", "watch").assert().code(1);
     course.cmd(&["run", "add"]).assert().code(1);
-    assert_eq!(std::fs::metadata(&learner_binary).unwrap().modified().unwrap(), built);
+    assert_eq!(built_at(), built);
 }
 
 #[test]

@@ -277,12 +277,19 @@ pub fn verdict(course: &Course, exercise: &ExerciseInfo, verdict: &Verdict, show
     text
 }
 
-/// "1 check", "2 checks".
 /// Said once in watch mode when the warm host did not start: checks still run, slower.
 pub fn warm_host_unavailable(error: &str) -> String {
     format!(
         "The warm check host did not start ({error}): each check runs in a process of its own, about 0.3 s \
          slower. Verdicts are the same. TENSORLINGS_WARM_HOST=0 turns the host off and this notice with it."
+    )
+}
+
+/// Said by `run` when the shared warm host did not start: the check ran in a process instead.
+pub fn shared_host_unavailable(error: &str) -> String {
+    format!(
+        "the shared check host did not start ({error}), so this check ran in a process of its own, with the \
+         same verdict. TENSORLINGS_WARM_HOST=watch keeps `run` from trying (watch mode keeps its host)."
     )
 }
 

@@ -352,7 +352,7 @@ impl Watch<'_> {
                     let exercise = &course.exercises()[index];
                     Finished::One(
                         index,
-                        check::check_exercise_warm(&course, exercise, &options, hosting.as_deref()),
+                        check::check_exercise_warm(&course, exercise, &options, hosting.as_deref(), false),
                     )
                 }) as Box<dyn FnOnce() -> Finished + Send>
             }

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-/// A fresh copy of the fixture course, removed when dropped.
+/// A fresh copy of the fixture course, removed when dropped, with a folder of its own for the
+/// shared check hosts that `tensorlings run` starts (ended when dropped).
 pub struct Course {
     pub dir: TempDir,
+    pub hosts: TempDir,
 }
 
 impl Course {
@@ -19,7 +21,36 @@ impl Course {
         let dir = tempfile::tempdir().unwrap();
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic");
         copy_dir(&fixture, dir.path());
-        Course { dir }
+        // As the runner makes its own: only its owner may reach a host's socket.
+        let hosts = tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        Course { dir, hosts }
+    }
+
+    /// The environment that gives a tensorlings this course's own folder for shared hosts, and
+    /// hosts that end soon if a test leaves one behind.
+    pub fn host_env(&self) -> [(&'static str, std::ffi::OsString); 2] {
+        [("TENSORLINGS_HOST_DIR", self.hosts.path().into()), ("TENSORLINGS_HOST_IDLE", "60".into())]
+    }
+
+    /// Pids of the shared hosts running for this course (not their sessions or checks).
+    pub fn shared_hosts(&self) -> Vec<u32> {
+        processes_running_from(&self.path("course/target"))
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmdline| cmdline.split(|&b| b == 0).any(|arg| arg == b"--listen"))
+            })
+            .filter(|&pid| {
+                // A session is a fork of the host: its parent runs the same program.
+                let parent = parent_of(pid);
+                !parent.is_some_and(|parent| {
+                    processes_running_from(&self.path("course/target")).contains(&parent)
+                })
+            })
+            .collect()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -60,6 +91,7 @@ impl Course {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut command = Command::cargo_bin("tensorlings").unwrap();
         command.current_dir(self.dir.path()).args(args);
+        command.envs(self.host_env());
         for var in [
             "LIBTORCH",
             "TENSORLINGS_PYTHON",
@@ -74,6 +106,22 @@ impl Course {
         command.env("NO_COLOR", "1");
         command
     }
+}
+
+impl Drop for Course {
+    fn drop(&mut self) {
+        // A shared host, its sessions and checks all run the course's programs.
+        for pid in processes_running_from(self.dir.path()) {
+            // SAFETY: a signal to a process of this test's own course.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The parent of process `pid`, from /proc.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -120,10 +168,6 @@ fn processes_whose(dir: &Path, link: &str) -> Vec<u32> {
 /// host itself (`tensorlings_host`, started by the runner), whose forked children do count.
 pub fn checks_running_from(dir: &Path) -> Vec<u32> {
     let dir = dir.canonicalize().unwrap();
-    let parent_of = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()
-    };
     let runs_from_dir =
         |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&dir));
     processes_running_from(&dir)

@@ -1,0 +1,229 @@
+//! `tensorlings run` and the shared warm host it leaves behind: later runs check in it, each
+//! check is as isolated as in a process of its own, the host goes away when idle, and anything
+//! wrong with it costs a run nothing but speed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Course;
+use predicates::prelude::*;
+
+const FAILED: &str = "✗ add failed: 2 of 2 checks failed";
+const PASSED: &str = "✓ add passed: 2 checks passed";
+
+/// An exercise body that says where its check ran, then does `code`.
+fn telling_where(code: &str) -> String {
+    format!("println!(\"ran in {{:?}}\", std::env::current_exe().unwrap().file_name().unwrap()); {code}")
+}
+
+/// Waits up to 15 s for `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(15), "{what} did not happen within 15 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn no_check_left(course: &Course) -> bool {
+    common::checks_running_from(&course.path("course/target")).is_empty()
+}
+
+#[test]
+fn a_run_leaves_a_shared_host_that_the_next_runs_check_in() {
+    let course = Course::new();
+    course.write_add(&telling_where("a - b"));
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ran in \"tensorlings_host\""))
+        .stdout(predicate::str::contains(FAILED));
+    let hosts = course.shared_hosts();
+    assert_eq!(hosts.len(), 1, "one shared host after the first run");
+    course.write_add(&telling_where("a + b"));
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    assert_eq!(course.shared_hosts(), hosts, "the later runs used the same host");
+    // A run ends only once the host has finished with it: no session or check is left.
+    assert!(no_check_left(&course));
+}
+
+/// A segfault, an endless loop (with a process it started) and state left behind, each followed
+/// by a correct version: both verdicts are right, and the host carries on.
+#[test]
+fn checks_in_the_shared_host_survive_crashes_hangs_and_leftover_state() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 1");
+    // The first run starts the host with this variable set: the host's environment must not
+    // reach a later check, whose environment is its own run's.
+    course.write_add("if std::env::var_os(\"FIXTURE_FROM_RUN\").is_some() { return 0; } a + b");
+    course
+        .cmd(&["run", "add"])
+        .env("FIXTURE_FROM_RUN", "1")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(FAILED));
+    let hosts = course.shared_hosts();
+    assert_eq!(hosts.len(), 1);
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+
+    course.write_add(&telling_where("unsafe { std::ptr::null_mut::<i64>().write_volatile(a) }; a + b"));
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ran in \"tensorlings_host\""))
+        .stdout(predicate::str::contains("SIGSEGV"));
+    course.write_add("a + b");
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+
+    let marker = format!("{}.125", 6000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("stopped after 1 s"));
+    assert!(common::processes_with_argument(&marker).is_empty(), "`sleep {marker}` was left running");
+    assert!(no_check_left(&course));
+
+    course.write_add("unsafe { std::env::set_var(\"FIXTURE_LEFT_BEHIND\", \"1\") }; a + b");
+    course.cmd(&["run", "add"]).assert().success();
+    course.write_add("if std::env::var_os(\"FIXTURE_LEFT_BEHIND\").is_some() { return 0; } a + b");
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    assert_eq!(course.shared_hosts(), hosts, "the host outlived every check");
+}
+
+#[test]
+fn an_idle_shared_host_exits_and_a_killed_one_is_replaced() {
+    let course = Course::new();
+    course.solve_all();
+    course.cmd(&["run", "add"]).env("TENSORLINGS_HOST_IDLE", "1").assert().success();
+    assert_eq!(course.shared_hosts().len(), 1);
+    eventually("the idle host's exit", || course.shared_hosts().is_empty());
+    let sockets = || {
+        std::fs::read_dir(course.hosts.path())
+            .unwrap()
+            .filter(|entry| entry.as_ref().unwrap().path().extension().is_some_and(|e| e == "sock"))
+            .count()
+    };
+    assert_eq!(sockets(), 0, "the idle host removed its socket");
+
+    course.cmd(&["run", "add"]).assert().success();
+    let killed = course.shared_hosts();
+    assert_eq!(killed.len(), 1);
+    // SAFETY: a signal to this test's own host.
+    unsafe { libc::kill(killed[0] as libc::pid_t, libc::SIGKILL) };
+    eventually("the killed host's end", || course.shared_hosts().is_empty());
+    // Its socket file is left behind, with nobody listening.
+    assert_eq!(sockets(), 1);
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    let replaced = course.shared_hosts();
+    assert_eq!(replaced.len(), 1);
+    assert_ne!(replaced, killed);
+}
+
+#[test]
+fn the_shared_host_can_be_turned_off_for_run_alone_or_everywhere() {
+    let course = Course::new();
+    course.write_add(&telling_where("a - b"));
+    for value in ["watch", "0", "off"] {
+        course
+            .cmd(&["run", "add"])
+            .env("TENSORLINGS_WARM_HOST", value)
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("ran in \"add_check\""))
+            .stdout(predicate::str::contains(FAILED));
+        assert!(course.shared_hosts().is_empty(), "TENSORLINGS_WARM_HOST={value} started a host");
+    }
+}
+
+/// Anyone who can reach a host's socket can run code as its owner: a folder that others can
+/// enter is not used, and the run says why, with the same verdict.
+#[test]
+fn a_host_folder_that_others_can_enter_is_refused_with_a_note() {
+    use std::os::unix::fs::PermissionsExt;
+    let course = Course::new();
+    std::fs::set_permissions(course.hosts.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    course.write_add(&telling_where("a - b"));
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ran in \"add_check\""))
+        .stdout(predicate::str::contains(FAILED))
+        .stderr(predicate::str::contains("is not a folder that only you can enter"))
+        .stderr(predicate::str::contains("TENSORLINGS_WARM_HOST=watch"));
+    assert!(course.shared_hosts().is_empty());
+}
+
+/// A run killed during its check (no chance to stop it) takes the check with it: the host stops
+/// what its runner can no longer watch.
+#[test]
+fn a_run_killed_during_its_check_takes_the_check_with_it() {
+    let course = Course::new();
+    course.edit_info("timeout_secs = 20", "timeout_secs = 600");
+    let marker = format!("{}.375", 7000 + std::process::id() % 1000);
+    course.write_add(&format!(
+        "std::process::Command::new(\"sleep\").arg(\"{marker}\").spawn().unwrap(); loop {{ std::hint::spin_loop(); }}"
+    ));
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).envs(course.host_env());
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut runner = command.spawn().unwrap();
+    let started = Instant::now();
+    while common::processes_with_argument(&marker).is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "`{marker}` never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    eventually("the end of the abandoned check", || {
+        common::processes_with_argument(&marker).is_empty() && no_check_left(&course)
+    });
+    assert_eq!(course.shared_hosts().len(), 1, "the host itself stays");
+}
+
+/// After a first build, a run whose only change is the learner's file runs rustc as cargo did,
+/// without cargo; any other change (here, the check) goes through cargo again. Compile errors
+/// read the same either way.
+#[test]
+fn a_run_after_an_edit_of_the_exercise_alone_skips_cargo() {
+    let course = Course::new();
+    let tools = tempfile::tempdir().unwrap();
+    let log = tools.path().join("cargo.log");
+    let cargo = tools.path().join("cargo");
+    std::fs::write(
+        &cargo,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), env!("CARGO")),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let builds =
+        || std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| *l == "build").count();
+    let run = |expected: &str| {
+        course.cmd(&["run", "add"]).env("CARGO", &cargo).assert().stdout(predicate::str::contains(expected))
+    };
+
+    course.write_add("a - b");
+    run(FAILED);
+    assert_eq!(builds(), 1);
+    course.write_add("a + b");
+    run(PASSED);
+    course.write_add("a + b +");
+    run("exercises/00_basics/add.rs").stdout(predicate::str::contains("error"));
+    course.write_add("a + b");
+    run(PASSED);
+    assert_eq!(builds(), 1, "cargo ran again after edits of the exercise alone");
+
+    // The check changed (a `git pull`): cargo builds, and is then skipped again.
+    std::thread::sleep(Duration::from_millis(20));
+    let check = course.read("checks/00_basics/add.rs");
+    course.write("checks/00_basics/add.rs", &format!("{check}\n// pulled\n"));
+    run(PASSED);
+    assert_eq!(builds(), 2);
+    course.write_add("a - b");
+    run(FAILED);
+    assert_eq!(builds(), 2);
+}
