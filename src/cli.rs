@@ -109,6 +109,10 @@ pub enum Commands {
     ///
     /// Exits 0 when it passes, 1 when it does not, and 2 when it cannot be checked (a setup
     /// problem, such as --device cuda without a GPU).
+    ///
+    /// The check runs in a shared warm host, which keeps libtorch loaded for the next run and
+    /// exits after 10 minutes without a check (TENSORLINGS_HOST_IDLE=SECONDS).
+    /// TENSORLINGS_WARM_HOST=watch checks in a process of its own instead.
     Run {
         /// Exercise name, as `tensorlings list` shows it.
         #[arg(add = ArgValueCandidates::new(exercise_names))]
