@@ -92,6 +92,11 @@ impl Recorded {
         Some(Recorded { program, args, cwd: cwd.to_path_buf(), env, inputs, output, subject })
     }
 
+    /// The library rustc writes.
+    pub fn output(&self) -> &Path {
+        &self.output
+    }
+
     /// Whether every input but the learner's file is as it was when recorded.
     pub fn is_current(&self) -> bool {
         self.inputs.iter().all(|(path, when)| modified(path) == *when)
@@ -172,6 +177,18 @@ struct Stored {
     format_version: u32,
     host_program: PathBuf,
     recorded: Recorded,
+    /// What the library was last replayed from, if it was.
+    #[serde(default)]
+    built: Option<Built>,
+}
+
+/// What a replay built the library from: the learner's file (its git blob id, read before rustc
+/// ran) and the library it wrote (its modification time), with rustc's diagnostics.
+#[derive(Serialize, Deserialize)]
+struct Built {
+    subject: String,
+    output_modified: Option<SystemTime>,
+    diagnostics: String,
 }
 
 /// Bumped whenever [`Stored`] changes shape: an older file is then ignored, not misread.
@@ -186,26 +203,59 @@ impl Store {
         self.dir.join(format!("{library}.json"))
     }
 
-    /// The host program and the recording for `library`, while the recording is current and
-    /// the program is still there.
-    pub fn load(&self, library: &str) -> Option<(PathBuf, Recorded)> {
+    fn read(&self, library: &str) -> Option<Stored> {
         let text = std::fs::read_to_string(self.path(library)).ok()?;
         let stored: Stored = serde_json::from_str(&text).ok()?;
         let usable = stored.format_version == STORE_FORMAT
             && stored.host_program.is_file()
             && stored.recorded.is_current();
-        usable.then_some((stored.host_program, stored.recorded))
+        usable.then_some(stored)
     }
 
-    /// Keeps `recorded` for `library` (written whole, then renamed, so that a reader never
-    /// sees half of it).
+    /// The host program and the recording for `library`, while the recording is current and
+    /// the program is still there.
+    pub fn load(&self, library: &str) -> Option<(PathBuf, Recorded)> {
+        self.read(library).map(|stored| (stored.host_program, stored.recorded))
+    }
+
+    /// Keeps `recorded` for `library`.
     pub fn save(&self, library: &str, host_program: &Path, recorded: &Recorded) {
         let stored = Stored {
             format_version: STORE_FORMAT,
             host_program: host_program.to_path_buf(),
             recorded: recorded.clone(),
+            built: None,
         };
-        let Ok(text) = serde_json::to_string(&stored) else { return };
+        self.write(library, &stored);
+    }
+
+    /// The diagnostics of the last replay of `library`, when it was built from `subject` (the
+    /// learner's file as it is now) and its library has not been written since: building it
+    /// again would make the same library.
+    pub fn built_from(&self, library: &str, subject: &[u8]) -> Option<String> {
+        let stored = self.read(library)?;
+        let built = stored.built?;
+        let current = built.subject == crate::shipped::blob_id(subject)
+            && built.output_modified.is_some()
+            && modified(&stored.recorded.output) == built.output_modified;
+        current.then_some(built.diagnostics)
+    }
+
+    /// Notes that a replay of `library` built it from `subject` (read before rustc ran).
+    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str) {
+        let Some(mut stored) = self.read(library) else { return };
+        stored.built = Some(Built {
+            subject: crate::shipped::blob_id(subject),
+            output_modified: modified(&stored.recorded.output),
+            diagnostics: diagnostics.to_string(),
+        });
+        self.write(library, &stored);
+    }
+
+    /// Writes `stored` whole, then renames it into place, so that a reader never sees half of
+    /// it.
+    fn write(&self, library: &str, stored: &Stored) {
+        let Ok(text) = serde_json::to_string(stored) else { return };
         if std::fs::create_dir_all(&self.dir).is_err() {
             return;
         }
@@ -350,5 +400,21 @@ mod tests {
         assert!(store.load("x_hosted").is_some());
         store.forget("x_hosted");
         assert!(store.load("x_hosted").is_none());
+
+        // A replay's result is reused only for the same contents of the learner's file, and
+        // while its library is the one it wrote.
+        store.save("x_hosted", &program, &record());
+        assert_eq!(store.built_from("x_hosted", b"v1"), None);
+        std::fs::write(&recorded.output, "library").unwrap();
+        store.mark_built("x_hosted", b"v1", "warning: unused");
+        assert_eq!(store.built_from("x_hosted", b"v1").as_deref(), Some("warning: unused"));
+        assert_eq!(store.built_from("x_hosted", b"v2"), None);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&recorded.output, "built by cargo since").unwrap();
+        assert_eq!(store.built_from("x_hosted", b"v1"), None);
+        // A new recording (cargo built) forgets it.
+        store.mark_built("x_hosted", b"v1", "");
+        store.save("x_hosted", &program, &record());
+        assert_eq!(store.built_from("x_hosted", b"v1"), None);
     }
 }

@@ -186,8 +186,8 @@ fn a_run_killed_during_its_check_takes_the_check_with_it() {
 }
 
 /// After a first build, a run whose only change is the learner's file runs rustc as cargo did,
-/// without cargo; any other change (here, the check) goes through cargo again. Compile errors
-/// read the same either way.
+/// without cargo, and a run without a change runs neither; any other change (here, the check)
+/// goes through cargo again. Compile errors read the same either way.
 #[test]
 fn a_run_after_an_edit_of_the_exercise_alone_skips_cargo() {
     let course = Course::new();
@@ -216,6 +216,35 @@ fn a_run_after_an_edit_of_the_exercise_alone_skips_cargo() {
     course.write_add("a + b");
     run(PASSED);
     assert_eq!(builds(), 1, "cargo ran again after edits of the exercise alone");
+
+    // A run without an edit does not build at all; a file back to an earlier version is built
+    // again (it is not the one last built), whatever its modification time.
+    let libraries = || {
+        let dir = course.path("course/target/debug/examples");
+        let mut found: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.file_name().unwrap().to_str().unwrap().starts_with("libadd_hosted"))
+            .map(|path| (std::fs::metadata(&path).unwrap().modified().unwrap(), path))
+            .collect();
+        found.sort();
+        found
+    };
+    let built = libraries();
+    run(PASSED);
+    assert_eq!(libraries(), built, "a run without an edit rebuilt the library");
+    let passing = course.read("exercises/00_basics/add.rs");
+    course.write_add("a - b");
+    run(FAILED);
+    let old = std::fs::File::open(course.path("exercises/00_basics/add.rs"))
+        .unwrap()
+        .metadata()
+        .unwrap()
+        .modified();
+    course.write("exercises/00_basics/add.rs", &passing);
+    let file = std::fs::File::options().write(true).open(course.path("exercises/00_basics/add.rs")).unwrap();
+    file.set_modified(old.unwrap() - Duration::from_secs(3600)).unwrap();
+    run(PASSED);
 
     // The check changed (a `git pull`): cargo builds, and is then skipped again.
     std::thread::sleep(Duration::from_millis(20));

@@ -447,6 +447,16 @@ impl Hosting {
         self.recordings.forget(library);
     }
 
+    /// See [`Store::built_from`].
+    pub fn built_from(&self, library: &str, subject: &[u8]) -> Option<String> {
+        self.recordings.built_from(library, subject)
+    }
+
+    /// See [`Store::mark_built`].
+    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str) {
+        self.recordings.mark_built(library, subject, diagnostics);
+    }
+
     /// Records, from cargo's verbose output, how `library` was compiled (when cargo compiled it
     /// in this build), and the host program.
     pub fn remember(
