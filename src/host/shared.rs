@@ -60,6 +60,8 @@ pub struct SharedHost {
     program: PathBuf,
     /// The host this run started, until it is connected to.
     spawned: Option<Child>,
+    /// A connection [`Self::start`] made to a running host, kept for the check.
+    ready: Option<UnixStream>,
 }
 
 impl SharedHost {
@@ -77,12 +79,18 @@ impl SharedHost {
             socket,
             program: program.to_path_buf(),
             spawned: None,
+            ready: None,
         })
     }
 
     /// Starts the host unless one answers on its socket; does not wait for it.
     pub(super) fn start(&mut self) -> Result<()> {
-        if self.spawned.is_some() || UnixStream::connect(&self.socket).is_ok() {
+        if self.spawned.is_some() || self.ready.is_some() {
+            return Ok(());
+        }
+        // Every connection costs the host a session: this one serves the check.
+        if let Ok(stream) = UnixStream::connect(&self.socket) {
+            self.ready = Some(stream);
             return Ok(());
         }
         if let Some(dir) = self.socket.parent() {
@@ -120,6 +128,9 @@ impl SharedHost {
     /// Connects to the host, starting it first if none answers, and waits for it up to
     /// [`START_TIMEOUT`].
     pub(super) fn connect(&mut self) -> Result<Connection> {
+        if let Some(stream) = self.ready.take() {
+            return Connection::new(stream);
+        }
         let started = Instant::now();
         let mut starts = 0;
         loop {
