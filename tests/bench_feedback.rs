@@ -92,6 +92,8 @@ fn it_measures_watch_run_and_the_floor_and_restores_the_course() {
         Vec::<u32>::new(),
         "no process is left behind"
     );
+    // Not even the shared host that its `tensorlings run`s used.
+    assert_eq!(common::processes_running_from(course.dir.path()), Vec::<u32>::new(), "a host is left behind");
 }
 
 #[test]
@@ -122,6 +124,7 @@ fn stopped_with_ctrl_c_it_restores_the_files_and_leaves_no_process() {
     assert_eq!(course.read("exercises/00_basics/add.rs"), shipped);
     assert!(!course.path(".tensorlings/state.toml").exists());
     assert_eq!(common::processes_working_in(course.dir.path()), Vec::<u32>::new());
+    assert_eq!(common::processes_running_from(course.dir.path()), Vec::<u32>::new());
 }
 
 #[test]
