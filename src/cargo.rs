@@ -266,7 +266,10 @@ impl PathRewrite {
 
     pub fn apply(&self, text: &str) -> String {
         ["exercises/", "solutions/", "checks/"].iter().fold(text.to_string(), |text, dir| {
-            text.replace(&format!("{}{dir}", self.root), dir).replace(&format!("{}{dir}", self.prefix), dir)
+            text.replace(&format!("{}{dir}", self.root), dir)
+                // A check reached from a hosted library's root (`course/hosted/NAME.rs`).
+                .replace(&format!("hosted/../{}{dir}", self.prefix), dir)
+                .replace(&format!("{}{dir}", self.prefix), dir)
         })
     }
 }
@@ -282,6 +285,10 @@ mod tests {
         assert_eq!(
             rewrite.apply(" --> ../exercises/00_intro/a.rs:3:5 and ../src/x.rs"),
             " --> exercises/00_intro/a.rs:3:5 and ../src/x.rs"
+        );
+        assert_eq!(
+            rewrite.apply(" --> hosted/../../checks/00_intro/a.rs:19:1"),
+            " --> checks/00_intro/a.rs:19:1"
         );
     }
 

@@ -251,6 +251,12 @@ pub fn check_exercise_warm(
         limits: invocation.limits,
     };
     match hosting.run(&program, &hosted) {
+        // A crash on an invalid address may be a stack overflow on a thread the check started,
+        // which the host's child cannot tell from a segfault (the check library's own runtime
+        // never set up the handler that says so): a process of its own gives the verdict.
+        Ok(finished) if crashed_on_memory_access(&finished) => {
+            check_exercise(course, exercise, options, show_progress)
+        }
         Ok(finished) => {
             let mut verdict = invocation.verdict(finished);
             verdict.warnings = warnings;
@@ -259,6 +265,14 @@ pub fn check_exercise_warm(
         }
         // The host failed, not the check: check it the usual way.
         Err(_) => check_exercise(course, exercise, options, show_progress),
+    }
+}
+
+/// Whether the check was killed by SIGSEGV or SIGBUS.
+fn crashed_on_memory_access(finished: &Finished) -> bool {
+    match &finished.ending {
+        Ending::Exited(status) => matches!(exec::signal_of(status), Some(libc::SIGSEGV | libc::SIGBUS)),
+        _ => false,
     }
 }
 
@@ -296,20 +310,24 @@ fn build_hosted(
         let subject = std::fs::read(course.exercise_path(exercise)).unwrap_or_default();
         // Unchanged since the last replay (a second `run`, watch mode's first check): the
         // library is there already.
-        if let Some(diagnostics) = hosting.built_from(&library, &subject) {
+        if let Some(diagnostics) = hosting.built_from(&library, &subject, options.color) {
             return Ok(HostedBuild::Built {
                 program,
                 library: recorded.output().to_path_buf(),
                 warnings: rewrite.apply(&diagnostics),
             });
         }
-        match recorded.rebuild() {
+        match recorded.rebuild(options.color) {
             Ok(Rebuilt { library: Some(built), diagnostics, .. }) => {
                 // Only a file that stayed the same while rustc read it is known to be what
                 // was built.
-                if std::fs::read(course.exercise_path(exercise)).is_ok_and(|now| now == subject) {
-                    hosting.mark_built(&library, &subject, &diagnostics);
+                let stable = std::fs::read(course.exercise_path(exercise)).is_ok_and(|now| now == subject);
+                if stable {
+                    hosting.mark_built(&library, &subject, &diagnostics, options.color);
                 }
+                // Cargo did not see this build: should it build the library later (the
+                // recording dropped), the learner's file must not pass for fresh by its time.
+                crate::freshness::after_replay(course, exercise, stable.then_some(subject.as_slice()));
                 return Ok(HostedBuild::Built {
                     program,
                     library: built,

@@ -47,3 +47,12 @@ pub fn after_build(course: &Course, exercise: &ExerciseInfo, id: Option<String>)
     }
     let _ = std::fs::write(record, id);
 }
+
+/// After rustc rebuilt `exercise`'s check library without cargo (`replay`): records `built`, the
+/// contents it was built from, or, when they are not known (the file changed while rustc read
+/// it), contents that no file has, so that cargo rebuilds at its next look whatever the file's
+/// time.
+pub fn after_replay(course: &Course, exercise: &ExerciseInfo, built: Option<&[u8]>) {
+    let id = built.map_or_else(|| "unknown: changed during a build".to_string(), blob_id);
+    after_build(course, exercise, Some(id));
+}

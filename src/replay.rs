@@ -102,8 +102,26 @@ impl Recorded {
         self.inputs.iter().all(|(path, when)| modified(path) == *when)
     }
 
-    /// Runs rustc as cargo did. An error means rustc could not be run at all.
-    pub fn rebuild(&self) -> Result<Rebuilt> {
+    /// The recorded arguments, with rustc's diagnostics rendered in colour or not as `color`
+    /// says (the recording keeps the choice of the build that made it).
+    fn args(&self, color: bool) -> Vec<String> {
+        const ANSI: &str = "diagnostic-rendered-ansi";
+        self.args
+            .iter()
+            .filter_map(|arg| {
+                let Some(values) = arg.strip_prefix("--json=") else { return Some(arg.clone()) };
+                let mut values: Vec<&str> = values.split(',').filter(|value| *value != ANSI).collect();
+                if color {
+                    values.insert(0, ANSI);
+                }
+                (!values.is_empty()).then(|| format!("--json={}", values.join(",")))
+            })
+            .collect()
+    }
+
+    /// Runs rustc as cargo did, with diagnostics in colour when `color`. An error means rustc
+    /// could not be run at all.
+    pub fn rebuild(&self, color: bool) -> Result<Rebuilt> {
         let mut command = Command::new(&self.program);
         // Cargo's variables as cargo would set them, not the runner's own (a runner started with
         // `cargo run` has the runner package's CARGO_PKG_NAME).
@@ -113,7 +131,7 @@ impl Recorded {
             }
         }
         let output = command
-            .args(&self.args)
+            .args(self.args(color))
             .current_dir(&self.cwd)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
@@ -169,12 +187,16 @@ impl Recorded {
 /// file that cannot be read or written is as good as none (cargo then builds and records).
 pub struct Store {
     dir: PathBuf,
+    /// The course's folder: a recording made in another (the course was copied, with its
+    /// `.tensorlings/`) names that folder's files, and is not this course's.
+    root: PathBuf,
 }
 
 /// A recording as stored, with the host program it was made for.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     format_version: u32,
+    course_root: PathBuf,
     host_program: PathBuf,
     recorded: Recorded,
     /// What the library was last replayed from, if it was.
@@ -189,14 +211,17 @@ struct Built {
     subject: String,
     output_modified: Option<SystemTime>,
     diagnostics: String,
+    /// Whether the diagnostics are in colour.
+    color: bool,
 }
 
 /// Bumped whenever [`Stored`] changes shape: an older file is then ignored, not misread.
 const STORE_FORMAT: u32 = 1;
 
 impl Store {
-    pub fn new(state_dir: &Path) -> Store {
-        Store { dir: state_dir.join("replay") }
+    /// The recordings of the course in `root`, kept in its `data_dir`.
+    pub fn new(root: &Path, data_dir: &Path) -> Store {
+        Store { dir: data_dir.join("replay"), root: root.to_path_buf() }
     }
 
     fn path(&self, library: &str) -> PathBuf {
@@ -207,6 +232,7 @@ impl Store {
         let text = std::fs::read_to_string(self.path(library)).ok()?;
         let stored: Stored = serde_json::from_str(&text).ok()?;
         let usable = stored.format_version == STORE_FORMAT
+            && stored.course_root == self.root
             && stored.host_program.is_file()
             && stored.recorded.is_current();
         usable.then_some(stored)
@@ -222,6 +248,7 @@ impl Store {
     pub fn save(&self, library: &str, host_program: &Path, recorded: &Recorded) {
         let stored = Stored {
             format_version: STORE_FORMAT,
+            course_root: self.root.clone(),
             host_program: host_program.to_path_buf(),
             recorded: recorded.clone(),
             built: None,
@@ -232,22 +259,24 @@ impl Store {
     /// The diagnostics of the last replay of `library`, when it was built from `subject` (the
     /// learner's file as it is now) and its library has not been written since: building it
     /// again would make the same library.
-    pub fn built_from(&self, library: &str, subject: &[u8]) -> Option<String> {
+    pub fn built_from(&self, library: &str, subject: &[u8], color: bool) -> Option<String> {
         let stored = self.read(library)?;
         let built = stored.built?;
         let current = built.subject == crate::shipped::blob_id(subject)
+            && built.color == color
             && built.output_modified.is_some()
             && modified(&stored.recorded.output) == built.output_modified;
         current.then_some(built.diagnostics)
     }
 
     /// Notes that a replay of `library` built it from `subject` (read before rustc ran).
-    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str) {
+    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str, color: bool) {
         let Some(mut stored) = self.read(library) else { return };
         stored.built = Some(Built {
             subject: crate::shipped::blob_id(subject),
             output_modified: modified(&stored.recorded.output),
             diagnostics: diagnostics.to_string(),
+            color,
         });
         self.write(library, &stored);
     }
@@ -325,6 +354,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_replay_renders_diagnostics_in_colour_only_when_asked() {
+        let recorded = |json: &str| Recorded {
+            program: PathBuf::from("rustc"),
+            args: vec!["--error-format=json".into(), json.into(), "--crate-type".into(), "cdylib".into()],
+            cwd: PathBuf::new(),
+            env: Vec::new(),
+            inputs: Vec::new(),
+            output: PathBuf::new(),
+            subject: PathBuf::new(),
+        };
+        let colored = recorded("--json=diagnostic-rendered-ansi,artifacts,future-incompat");
+        assert_eq!(colored.args(false)[1], "--json=artifacts,future-incompat");
+        assert_eq!(colored.args(true)[1], "--json=diagnostic-rendered-ansi,artifacts,future-incompat");
+        let plain = recorded("--json=artifacts");
+        assert_eq!(plain.args(true)[1], "--json=diagnostic-rendered-ansi,artifacts");
+        assert_eq!(plain.args(false)[1..], ["--json=artifacts", "--crate-type", "cdylib"]);
+        let only_ansi = recorded("--json=diagnostic-rendered-ansi");
+        assert_eq!(only_ansi.args(false), ["--error-format=json", "--crate-type", "cdylib"]);
+    }
+
+    #[test]
     fn dep_info_prerequisites_are_read_with_escaped_spaces() {
         let text = "/t/libx.so: ../checks/a.rs /home/my\\ course/exercises/a.rs\n\n../checks/a.rs:\n";
         assert_eq!(dependencies_in(text), ["../checks/a.rs", "/home/my course/exercises/a.rs"]);
@@ -383,7 +433,7 @@ mod tests {
 
         // Kept on disk, it is current (and usable) just as long.
         let recorded = record();
-        let store = Store::new(&root.join(".tensorlings"));
+        let store = Store::new(root, &root.join(".tensorlings"));
         let program = root.join("tensorlings_host");
         std::fs::write(&program, "").unwrap();
         assert!(store.load("x_hosted").is_none());
@@ -398,23 +448,31 @@ mod tests {
         assert!(store.load("x_hosted").is_none());
         store.save("x_hosted", &program, &record());
         assert!(store.load("x_hosted").is_some());
+        // A copy of the course, with its `.tensorlings/`, does not use the original's.
+        let copy = tempfile::tempdir().unwrap();
+        let copied = copy.path().join(".tensorlings/replay");
+        std::fs::create_dir_all(&copied).unwrap();
+        std::fs::copy(root.join(".tensorlings/replay/x_hosted.json"), copied.join("x_hosted.json")).unwrap();
+        assert!(Store::new(copy.path(), &copy.path().join(".tensorlings")).load("x_hosted").is_none());
         store.forget("x_hosted");
         assert!(store.load("x_hosted").is_none());
 
         // A replay's result is reused only for the same contents of the learner's file, and
         // while its library is the one it wrote.
         store.save("x_hosted", &program, &record());
-        assert_eq!(store.built_from("x_hosted", b"v1"), None);
+        assert_eq!(store.built_from("x_hosted", b"v1", false), None);
         std::fs::write(&recorded.output, "library").unwrap();
-        store.mark_built("x_hosted", b"v1", "warning: unused");
-        assert_eq!(store.built_from("x_hosted", b"v1").as_deref(), Some("warning: unused"));
-        assert_eq!(store.built_from("x_hosted", b"v2"), None);
+        store.mark_built("x_hosted", b"v1", "warning: unused", false);
+        assert_eq!(store.built_from("x_hosted", b"v1", false).as_deref(), Some("warning: unused"));
+        assert_eq!(store.built_from("x_hosted", b"v2", false), None);
+        // Its diagnostics were plain: a run in colour builds again.
+        assert_eq!(store.built_from("x_hosted", b"v1", true), None);
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&recorded.output, "built by cargo since").unwrap();
-        assert_eq!(store.built_from("x_hosted", b"v1"), None);
+        assert_eq!(store.built_from("x_hosted", b"v1", false), None);
         // A new recording (cargo built) forgets it.
-        store.mark_built("x_hosted", b"v1", "");
+        store.mark_built("x_hosted", b"v1", "", false);
         store.save("x_hosted", &program, &record());
-        assert_eq!(store.built_from("x_hosted", b"v1"), None);
+        assert_eq!(store.built_from("x_hosted", b"v1", false), None);
     }
 }

@@ -69,12 +69,14 @@ fn checks_in_the_shared_host_survive_crashes_hangs_and_leftover_state() {
     assert_eq!(hosts.len(), 1);
     course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
 
+    // A segfault in the host's child is confirmed in a process of its own (see
+    // `a_stack_overflow_on_a_thread_is_named_as_such`), which says the same.
     course.write_add(&telling_where("unsafe { std::ptr::null_mut::<i64>().write_volatile(a) }; a + b"));
     course
         .cmd(&["run", "add"])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("ran in \"tensorlings_host\""))
+        .stdout(predicate::str::contains("ran in \"add_check\""))
         .stdout(predicate::str::contains("SIGSEGV"));
     course.write_add("a + b");
     course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
@@ -255,4 +257,208 @@ fn a_run_after_an_edit_of_the_exercise_alone_skips_cargo() {
     course.write_add("a - b");
     run(FAILED);
     assert_eq!(builds(), 2);
+}
+
+/// Copies the course folder `from` to `to` as a learner would (`cp -r`), progress and all, but
+/// without its build.
+fn copy_course(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_name() == "target" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), target).unwrap();
+        } else if entry.file_type().unwrap().is_dir() {
+            copy_course(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replays leave cargo's own records behind: a file moved back to an earlier version with its old
+/// modification time, once the recording is dropped, must still be built again by cargo.
+#[test]
+fn a_file_moved_back_after_a_replay_is_built_again_when_cargo_takes_over() {
+    let course = Course::new();
+    course.write_add("a - b");
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains(FAILED));
+    let path = course.path("exercises/00_basics/add.rs");
+    let failing_at = std::fs::metadata(&path).unwrap().modified().unwrap();
+    course.write_add("a + b");
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    // The course's manifest changes (a `git pull`): the recording is dropped, cargo builds next.
+    std::thread::sleep(Duration::from_millis(20));
+    let manifest = course.read("course/Cargo.toml");
+    course.write("course/Cargo.toml", &format!("{manifest}\n"));
+    // The failing version comes back with its old time (`cp -p`, `mv` of a backup).
+    course.write_add("a - b");
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(failing_at).unwrap();
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains(FAILED));
+}
+
+/// A copy of the course (with its `.tensorlings/`) is judged on its own files, not on those of
+/// the folder it was copied from.
+#[test]
+fn a_copy_of_the_course_is_judged_on_its_own_files() {
+    let course = Course::new();
+    course.write_add("a - b");
+    course.cmd(&["run", "add"]).assert().code(1);
+    course.write_add("a - b + 0");
+    course.cmd(&["run", "add"]).assert().code(1);
+    let copy = tempfile::tempdir().unwrap();
+    copy_course(course.dir.path(), copy.path());
+    std::fs::write(
+        copy.path().join("exercises/00_basics/add.rs"),
+        "pub fn add(a: i64, b: i64) -> i64 {\na + b\n}\n\nfn main() {}\n",
+    )
+    .unwrap();
+    let mut command = assert_cmd::Command::cargo_bin("tensorlings").unwrap();
+    command.current_dir(copy.path()).args(["run", "add"]).env("NO_COLOR", "1").envs(course.host_env());
+    command.env_remove("CARGO_TARGET_DIR").env_remove("LIBTORCH");
+    command.assert().success().stdout(predicate::str::contains(PASSED));
+    // The original is untouched: still failing.
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains(FAILED));
+    for pid in common::processes_running_from(copy.path()) {
+        // SAFETY: a signal to the copy's own host.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
+/// A check inherits its resource limits from the host: a run under other limits (`ulimit -s`)
+/// gets a host of its own, started under them.
+#[test]
+fn a_run_under_other_resource_limits_gets_a_host_of_its_own() {
+    let course = Course::new();
+    course.solve_all();
+    let run_under = |stack_kib: u32| {
+        let mut command = assert_cmd::Command::new("sh");
+        let runner = assert_cmd::cargo::cargo_bin("tensorlings");
+        command.args(["-c", &format!("ulimit -s {stack_kib} && exec '{}' run add", runner.display())]);
+        command.current_dir(course.dir.path()).env("NO_COLOR", "1").envs(course.host_env());
+        command.env_remove("CARGO_TARGET_DIR").env_remove("LIBTORCH");
+        command.assert().success().stdout(predicate::str::contains(PASSED));
+    };
+    run_under(8192);
+    run_under(8192);
+    assert_eq!(course.shared_hosts().len(), 1);
+    run_under(65536);
+    assert_eq!(course.shared_hosts().len(), 2);
+}
+
+/// A stack overflow on a thread the check started reads as in a process of its own, not as a
+/// plain segfault.
+#[test]
+fn a_stack_overflow_on_a_thread_is_named_as_such() {
+    let course = Course::new();
+    course.write_add(
+        "fn deep(n: u64) -> u64 { let a = [n; 1000]; std::hint::black_box(&a); deep(n + 1) + a[7] }\n\
+         std::thread::spawn(|| deep(0)).join().unwrap(); a + b",
+    );
+    course.cmd(&["run", "add"]).assert().code(1).stdout(predicate::str::contains("overflowed its stack"));
+}
+
+/// A host nobody can reach (its socket removed) or that does not answer (stopped) costs at most
+/// one slow run: the next run finds a fresh host.
+#[test]
+fn a_host_that_cannot_be_reached_or_does_not_answer_is_replaced() {
+    let course = Course::new();
+    course.solve_all();
+    course.cmd(&["run", "add"]).assert().success();
+    let first = course.shared_hosts();
+    assert_eq!(first.len(), 1);
+    for entry in std::fs::read_dir(course.hosts.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sock") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    course.cmd(&["run", "add"]).assert().success().stdout(predicate::str::contains(PASSED));
+    eventually("the unreachable host's exit", || !course.shared_hosts().contains(&first[0]));
+    let second = course.shared_hosts();
+    assert_eq!(second.len(), 1);
+
+    // SAFETY: a signal to this test's own host.
+    unsafe { libc::kill(second[0] as libc::pid_t, libc::SIGSTOP) };
+    course
+        .cmd(&["run", "add"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(PASSED))
+        .stderr(predicate::str::contains("the shared check host could not be used"));
+    eventually("the stopped host's end", || !course.shared_hosts().contains(&second[0]));
+    course.cmd(&["run", "add"]).assert().success().stderr(predicate::str::is_empty());
+    assert_eq!(course.shared_hosts().len(), 1);
+}
+
+/// Odd settings of the host's variables: an idle time that is not a number (said, and the check
+/// runs in a process), a relative folder and an idle time of 0 (taken as a second).
+#[test]
+fn odd_host_settings_are_taken_or_explained() {
+    let course = Course::new();
+    course.solve_all();
+    course
+        .cmd(&["run", "add"])
+        .env("TENSORLINGS_HOST_IDLE", "soon")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(PASSED))
+        .stderr(predicate::str::contains(
+            "TENSORLINGS_HOST_IDLE must be a whole number of seconds, not `soon`",
+        ));
+    assert!(course.shared_hosts().is_empty());
+    // Relative to the folder tensorlings starts in (here the course's).
+    let relative = pathdiff(course.hosts.path(), course.dir.path());
+    course
+        .cmd(&["run", "add"])
+        .env("TENSORLINGS_HOST_DIR", &relative)
+        .env("TENSORLINGS_HOST_IDLE", "0")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(PASSED))
+        .stderr(predicate::str::is_empty());
+    assert!(
+        std::fs::read_dir(course.hosts.path()).unwrap().count() > 0,
+        "the host's files are in the folder given"
+    );
+    eventually("the exit of the host idle for a second", || course.shared_hosts().is_empty());
+}
+
+/// `to` relative to `from` (both absolute), with `..` where needed.
+fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> std::path::PathBuf {
+    let to: Vec<_> = to.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut path = std::path::PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    for part in &to[common..] {
+        path.push(part);
+    }
+    path
+}
+
+/// Diagnostics follow this run's colour setting, whatever the build that made the recording.
+#[test]
+fn a_replayed_compile_error_follows_this_runs_colours() {
+    let course = Course::new();
+    course.write_add("a - b");
+    // A first run in a terminal: colours on, recorded so.
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
+    command.current_dir(course.dir.path()).args(["run", "add"]).envs(course.host_env());
+    for var in ["NO_COLOR", "CARGO_TARGET_DIR", "LIBTORCH"] {
+        command.env_remove(var);
+    }
+    let mut terminal = rexpect::session::spawn_command(command, Some(120_000)).unwrap();
+    let screen = terminal.exp_eof().unwrap();
+    assert!(screen.contains('\x1b'), "no colours in a terminal: {screen:?}");
+    course.write_add("a + b +");
+    let output = course.cmd(&["run", "add"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("error"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "colours in a pipe with NO_COLOR: {stdout:?}");
 }

@@ -42,6 +42,11 @@ pub const HOST_BIN: &str = "tensorlings_host";
 /// second on a slow disk and far less when cached.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a running host may take to say that it started a check (a fork: milliseconds). A
+/// host that does not answer in time (stopped, stuck) is given up, and the check runs in a
+/// process.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the host says on its socket.
 #[derive(Debug, PartialEq, Eq)]
 enum Answer {
@@ -113,7 +118,7 @@ impl Connection {
     /// the host says it has ended.
     fn run(&mut self, request: &wire::Request, limits: Limits, start: Instant) -> Result<Ending> {
         self.requests.write_all(request.encode().as_bytes()).context("cannot send the check to the host")?;
-        let pid = match self.answer(START_TIMEOUT)? {
+        let pid = match self.answer(ANSWER_TIMEOUT)? {
             Answer::Started(pid) => pid,
             Answer::Error(message) => bail!("the check host could not start the check: {message}"),
             other => bail!("the check host answered {other:?} to a new check"),
@@ -334,7 +339,7 @@ impl Hosting {
             kind,
             given_up: AtomicBool::new(false),
             start_error: Mutex::new(None),
-            recordings: Store::new(&course.data_dir()),
+            recordings: Store::new(&course.root, &course.data_dir()),
         }
     }
 
@@ -356,7 +361,12 @@ impl Hosting {
                 let mut slot = self.shared_for(slot, program)?;
                 let host = slot.as_mut().expect("made");
                 let connection = host.connect().inspect_err(|error| self.give_up(error))?;
-                host.run(connection, check)
+                host.run(connection, check).inspect_err(|error| {
+                    // A host that failed mid-check (stopped, stuck, killed) would fail the
+                    // next run too: it goes, and the next run starts a fresh one.
+                    host.discard();
+                    self.give_up(error);
+                })
             }
         }
     }
@@ -448,13 +458,13 @@ impl Hosting {
     }
 
     /// See [`Store::built_from`].
-    pub fn built_from(&self, library: &str, subject: &[u8]) -> Option<String> {
-        self.recordings.built_from(library, subject)
+    pub fn built_from(&self, library: &str, subject: &[u8], color: bool) -> Option<String> {
+        self.recordings.built_from(library, subject, color)
     }
 
     /// See [`Store::mark_built`].
-    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str) {
-        self.recordings.mark_built(library, subject, diagnostics);
+    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str, color: bool) {
+        self.recordings.mark_built(library, subject, diagnostics, color);
     }
 
     /// Records, from cargo's verbose output, how `library` was compiled (when cargo compiled it

@@ -62,13 +62,15 @@ pub struct SharedHost {
     spawned: Option<Child>,
     /// A connection [`Self::start`] made to a running host, kept for the check.
     ready: Option<UnixStream>,
+    /// The pid of the host this run connected to.
+    peer: Option<u32>,
 }
 
 impl SharedHost {
     /// The shared host for `program` (it may not be running yet).
     pub(super) fn for_program(program: &Path) -> Result<SharedHost> {
         let dir = private_dir()?;
-        let key = key_of(program, std::env::vars_os())?;
+        let key = key_of(program, std::env::vars_os(), &resource_limits())?;
         let socket = dir.join(format!("host-{key}.sock"));
         // The limit of a socket's path (108 bytes with its NUL on Linux).
         if socket.as_os_str().len() > 100 {
@@ -80,6 +82,7 @@ impl SharedHost {
             program: program.to_path_buf(),
             spawned: None,
             ready: None,
+            peer: None,
         })
     }
 
@@ -96,13 +99,13 @@ impl SharedHost {
         if let Some(dir) = self.socket.parent() {
             sweep_leftovers(dir, &self.socket);
         }
+        let idle = idle_secs()?;
         let log = File::create(&self.log).with_context(|| format!("cannot create {}", self.log.display()))?;
-        let idle = std::env::var(IDLE_VAR).ok().and_then(|secs| secs.trim().parse::<u64>().ok());
         let mut command = Command::new(&self.program);
         command
             .arg("--listen")
             .arg(&self.socket)
-            .args(["--idle", &idle.unwrap_or(DEFAULT_IDLE_SECS).to_string()])
+            .args(["--idle", &idle.to_string()])
             // Not the course: a host that outlives the run must not keep its folder busy.
             .current_dir("/")
             .stdin(Stdio::null())
@@ -128,16 +131,25 @@ impl SharedHost {
     /// Connects to the host, starting it first if none answers, and waits for it up to
     /// [`START_TIMEOUT`].
     pub(super) fn connect(&mut self) -> Result<Connection> {
+        let stream = self.connected()?;
+        self.peer = peer_pid(&stream);
+        Connection::new(stream)
+    }
+
+    fn connected(&mut self) -> Result<UnixStream> {
         if let Some(stream) = self.ready.take() {
-            return Connection::new(stream);
+            return Ok(stream);
         }
         let started = Instant::now();
         let mut starts = 0;
         loop {
+            if let Some(stream) = self.ready.take() {
+                return Ok(stream);
+            }
             if let Ok(stream) = UnixStream::connect(&self.socket) {
                 // The host is ready: the one this run spawned is no longer this run's concern.
                 self.spawned = None;
-                return Connection::new(stream);
+                return Ok(stream);
             }
             if let Some(child) = &mut self.spawned
                 && let Some(status) = child.try_wait().context("cannot wait for the check host")?
@@ -146,7 +158,11 @@ impl SharedHost {
                 // Exit 0: another host held the socket and was leaving; start again, once.
                 if !status.success() || starts > 1 {
                     let said = std::fs::read_to_string(&self.log).unwrap_or_default();
-                    bail!("the check host exited with {status} before it was ready: {}", said.trim());
+                    let said = match said.trim() {
+                        "" => format!("its log, {}, is empty", self.log.display()),
+                        said => said.to_string(),
+                    };
+                    bail!("the check host exited with {status} before it was ready: {said}");
                 }
             }
             if self.spawned.is_none() {
@@ -158,6 +174,21 @@ impl SharedHost {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Ends the host this run connected to and removes its socket, after it failed: the next
+    /// run starts a fresh one instead of failing the same way.
+    pub(super) fn discard(&mut self) {
+        if let Some(pid) = self.peer.take() {
+            // Only the host of this socket: its command line names it.
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let socket = self.socket.as_os_str().as_bytes();
+            if cmdline.windows(socket.len()).any(|window| window == socket) {
+                // SAFETY: kill(2) of the host process, checked just above.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+        let _ = std::fs::remove_file(&self.socket);
     }
 
     /// Runs one check in a child of the shared host, on a `connection` from [`Self::connect`],
@@ -189,11 +220,79 @@ impl SharedHost {
     }
 }
 
+/// The pid of the process listening at the other end of `stream` (SO_PEERCRED), on Linux.
+fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut credentials = libc::ucred { pid: 0, uid: 0, gid: 0 };
+        let mut length = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `length` bytes into `credentials`.
+        let read = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&raw mut credentials).cast(),
+                &mut length,
+            )
+        };
+        (read == 0 && credentials.pid > 0).then_some(credentials.pid as u32)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        None
+    }
+}
+
+/// How long a new host waits for its next check, from [`IDLE_VAR`]: at least a second, so that
+/// it serves the run that starts it.
+fn idle_secs() -> Result<u64> {
+    match std::env::var(IDLE_VAR) {
+        Err(_) => Ok(DEFAULT_IDLE_SECS),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(secs) => Ok(secs.max(1)),
+            Err(_) => bail!("{IDLE_VAR} must be a whole number of seconds, not `{value}`"),
+        },
+    }
+}
+
+/// The resource limits of this process (`ulimit`), which a host passes on to its checks: a run
+/// under other limits needs a host of its own.
+fn resource_limits() -> Vec<(u64, u64)> {
+    [
+        libc::RLIMIT_CPU,
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_DATA,
+        libc::RLIMIT_STACK,
+        libc::RLIMIT_CORE,
+        libc::RLIMIT_RSS,
+        libc::RLIMIT_NPROC,
+        libc::RLIMIT_NOFILE,
+        libc::RLIMIT_MEMLOCK,
+        libc::RLIMIT_AS,
+    ]
+    .into_iter()
+    .map(|resource| {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes one rlimit.
+        unsafe { libc::getrlimit(resource, &mut limit) };
+        // rlim_t is u64 here, not on every platform.
+        #[allow(clippy::unnecessary_cast)]
+        (limit.rlim_cur as u64, limit.rlim_max as u64)
+    })
+    .collect()
+}
+
 /// The private folder of the shared hosts' sockets: created with mode 0700, and refused when
 /// another user owns it or can enter it (anyone who can reach a socket can run code as its host).
 fn private_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os(DIR_VAR) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        // Absolute: the host works in `/`.
+        Some(dir) if !dir.is_empty() => {
+            std::path::absolute(&dir).with_context(|| format!("{DIR_VAR}: cannot make {dir:?} absolute"))?
+        }
         _ => match std::env::var_os("XDG_RUNTIME_DIR") {
             Some(runtime) if !runtime.is_empty() && runtime.len() < 48 => {
                 PathBuf::from(runtime).join("tensorlings")
@@ -246,10 +345,12 @@ fn sweep_leftovers(dir: &Path, keep: &Path) {
     }
 }
 
-/// The name of a host: its program (path and build) and the variables that shape a host process.
+/// The name of a host: its program (path and build), the variables that shape a host process and
+/// the resource limits it passes on.
 fn key_of(
     program: &Path,
     env: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    limits: &[(u64, u64)],
 ) -> Result<String> {
     let metadata =
         std::fs::metadata(program).with_context(|| format!("cannot read {}", program.display()))?;
@@ -270,6 +371,9 @@ fn key_of(
         hasher.update(b"=");
         hasher.update(value.as_bytes());
         hasher.update(b"\0");
+    }
+    for (soft, hard) in limits {
+        hasher.update(format!("{soft}/{hard}\0").as_bytes());
     }
     Ok(hasher.digest().to_string()[..16].to_string())
 }
@@ -367,13 +471,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let program = dir.path().join("tensorlings_host");
         std::fs::write(&program, "v1").unwrap();
-        let key = |pairs: &[(&str, &str)]| key_of(&program, vars(pairs)).unwrap();
+        let key = |pairs: &[(&str, &str)]| key_of(&program, vars(pairs), &[(8 << 20, u64::MAX)]).unwrap();
         let base = key(&[("OMP_NUM_THREADS", "2"), ("TERM", "xterm")]);
         assert_eq!(base.len(), 16);
         // A variable a check reads through its request does not need a host of its own.
         assert_eq!(base, key(&[("TERM", "dumb"), ("OMP_NUM_THREADS", "2"), ("RUST_BACKTRACE", "1")]));
         assert_ne!(base, key(&[("OMP_NUM_THREADS", "1"), ("TERM", "xterm")]));
         assert_ne!(base, key(&[("OMP_NUM_THREADS", "2"), ("LD_PRELOAD", "/x.so")]));
+        // So do other resource limits (`ulimit -s`), which the checks inherit from the host.
+        let limits = [(200 << 20, u64::MAX)];
+        assert_ne!(
+            base,
+            key_of(&program, vars(&[("OMP_NUM_THREADS", "2"), ("TERM", "xterm")]), &limits).unwrap()
+        );
         // A rebuilt program is another host.
         std::fs::write(&program, "version 2").unwrap();
         assert_ne!(base, key(&[("OMP_NUM_THREADS", "2"), ("TERM", "xterm")]));

@@ -285,11 +285,12 @@ pub fn warm_host_unavailable(error: &str) -> String {
     )
 }
 
-/// Said by `run` when the shared warm host did not start: the check ran in a process instead.
+/// Said by `run` when the shared warm host could not be used: the check ran in a process instead.
 pub fn shared_host_unavailable(error: &str) -> String {
     format!(
-        "the shared check host did not start ({error}), so this check ran in a process of its own, with the \
-         same verdict. TENSORLINGS_WARM_HOST=watch keeps `run` from trying (watch mode keeps its host)."
+        "the shared check host could not be used ({error}), so this check ran in a process of its own, \
+         with the same verdict. TENSORLINGS_WARM_HOST=watch keeps `run` from trying (watch mode keeps its \
+         host)."
     )
 }
 

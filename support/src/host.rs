@@ -265,6 +265,8 @@ fn listen_until_idle(socket: &Path, idle: Duration) -> Result<(), String> {
     let _ = std::fs::remove_file(socket);
     let listener =
         UnixListener::bind(socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    // The socket file as bound: once it is gone or replaced, no runner can reach this host.
+    let bound = socket_identity(socket);
     let program = std::env::current_exe().ok();
     let built = program.as_deref().and_then(modified);
     let mut sessions = 0usize;
@@ -279,6 +281,11 @@ fn listen_until_idle(socket: &Path, idle: Duration) -> Result<(), String> {
             }
             sessions = sessions.saturating_sub(1);
             last_seen = Instant::now();
+        }
+        if socket_identity(socket) != bound {
+            // Someone removed the socket: a new host will be started under the same name, and
+            // this one must give it the lock.
+            return Ok(());
         }
         let rebuilt = program.as_deref().is_some_and(|program| modified(program) != built);
         if rebuilt || (sessions == 0 && last_seen.elapsed() >= idle) {
@@ -314,6 +321,12 @@ fn listen_until_idle(socket: &Path, idle: Duration) -> Result<(), String> {
             sessions += 1;
         }
     }
+}
+
+/// The device and inode of the file at `path`, if there is one.
+fn socket_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
