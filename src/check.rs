@@ -126,18 +126,17 @@ struct Invocation {
     /// The names of the exercise's checks as `dev update` recorded them.
     expected_checks: Option<Vec<String>>,
     report_path: std::path::PathBuf,
-    // Removed, with the report, when the invocation is dropped.
-    _report_dir: tempfile::TempDir,
+    /// The report's folder, and the output pipes' of a check in the shared host; removed when
+    /// the invocation is dropped.
+    scratch: crate::scratch::Scratch,
 }
 
 impl Invocation {
     /// `Err`: why the check could not be prepared, for [`Outcome::CouldNotRun`].
     fn new(course: &Course, exercise: &ExerciseInfo, options: &RunOptions) -> Result<Invocation, String> {
-        let report_dir = tempfile::Builder::new()
-            .prefix("tensorlings-report")
-            .tempdir()
+        let scratch = crate::scratch::Scratch::new("tensorlings-check")
             .map_err(|e| format!("cannot create a temporary folder for the report: {e}"))?;
-        let report_path = report_dir.path().join("report.json");
+        let report_path = scratch.path().join("report.json");
         let mut limits = Limits {
             timeout: course.info.timeout(exercise),
             memory: Some(course.info.memory_limit(exercise).0),
@@ -169,7 +168,7 @@ impl Invocation {
         let secret =
             protocol::new_secret().map_err(|e| format!("cannot make a secret for the report: {e}"))?;
         let expected_checks = crate::shipped::recorded_checks(course, exercise);
-        Ok(Invocation { env, unset, limits, secret, expected_checks, report_path, _report_dir: report_dir })
+        Ok(Invocation { env, unset, limits, secret, expected_checks, report_path, scratch })
     }
 
     /// The verdict once the check has ended.
@@ -249,6 +248,7 @@ pub fn check_exercise_warm(
         unset: invocation.unset.clone(),
         secret: &invocation.secret,
         limits: invocation.limits,
+        scratch: invocation.scratch.path(),
     };
     match hosting.run(&program, &hosted) {
         // A crash on an invalid address may be a stack overflow on a thread the check started,

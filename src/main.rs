@@ -20,6 +20,7 @@ mod profile;
 mod protocol;
 mod render;
 mod replay;
+mod scratch;
 mod shipped;
 mod staging;
 mod state;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     // no cargo, rustc or check process behind.
     let _ = ctrlc::set_handler(|| {
         exec::stop_all();
+        scratch::remove_all();
         std::process::exit(130);
     });
     let cli = Cli::parse();

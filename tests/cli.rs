@@ -170,9 +170,10 @@ fn a_timed_out_check_leaves_no_process_behind() {
 /// build's child), presses Ctrl-C (SIGINT to tensorlings alone, as a terminal would to the
 /// foreground group) and expects tensorlings to end with 130.
 fn interrupt_run_once_running(course: &Course, marker: &str) {
+    let temp = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorlings"));
     command.current_dir(course.dir.path()).args(["run", "add"]).env("NO_COLOR", "1").env_remove("LIBTORCH");
-    command.envs(course.host_env());
+    command.envs(course.host_env()).env("TMPDIR", temp.path());
     command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut runner = command.spawn().unwrap();
     let started = std::time::Instant::now();
@@ -183,6 +184,9 @@ fn interrupt_run_once_running(course: &Course, marker: &str) {
     // SAFETY: a signal to the child we just spawned and have not reaped.
     unsafe { libc::kill(runner.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(runner.wait().unwrap().code(), Some(130));
+    // Its temporary files (a check's report and output pipes) went with it.
+    let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
 
 #[test]

@@ -75,6 +75,8 @@ pub struct HostedCheck<'a> {
     pub unset: Vec<String>,
     pub secret: &'a [u8],
     pub limits: Limits,
+    /// A private folder of the check's, for what a host needs to make (output pipes).
+    pub scratch: &'a Path,
 }
 
 impl HostedCheck<'_> {

@@ -195,7 +195,7 @@ impl SharedHost {
     /// under `check.limits`. An error means the host failed (not the check): the caller checks
     /// in a process instead.
     pub(super) fn run(&mut self, mut connection: Connection, check: &HostedCheck<'_>) -> Result<Finished> {
-        let pipes = OutputPipes::new()?;
+        let pipes = OutputPipes::new(check.scratch)?;
         let mut request = check.request();
         // The check gets the runner's environment, as a check process would, not the host's
         // (which is the environment of whichever run started it).
@@ -431,24 +431,18 @@ fn blocking(file: &File) -> Result<()> {
     Ok(())
 }
 
-/// The check's standard output and error, in a private temporary folder removed afterwards.
+/// The check's standard output and error, as named pipes (mode 0600) in the check's own
+/// temporary folder.
 struct OutputPipes {
     stdout: NamedPipe,
     stderr: NamedPipe,
-    _dir: tempfile::TempDir,
 }
 
 impl OutputPipes {
-    fn new() -> Result<OutputPipes> {
-        // The pipes themselves are the runner's alone (mode 0600).
-        let dir = tempfile::Builder::new()
-            .prefix("tensorlings-check")
-            .tempdir()
-            .context("cannot create a temporary folder for the check's output")?;
+    fn new(dir: &Path) -> Result<OutputPipes> {
         Ok(OutputPipes {
-            stdout: NamedPipe::new(dir.path().join("stdout"))?,
-            stderr: NamedPipe::new(dir.path().join("stderr"))?,
-            _dir: dir,
+            stdout: NamedPipe::new(dir.join("stdout"))?,
+            stderr: NamedPipe::new(dir.join("stderr"))?,
         })
     }
 
@@ -518,7 +512,8 @@ mod tests {
 
     #[test]
     fn a_named_pipe_carries_what_a_writer_wrote_and_ends_when_the_runner_lets_go() {
-        let pipes = OutputPipes::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pipes = OutputPipes::new(dir.path()).unwrap();
         let mut writer = File::options().write(true).open(&pipes.stdout.path).unwrap();
         std::io::Write::write_all(&mut writer, b"from the check\n").unwrap();
         drop(writer);
