@@ -301,16 +301,13 @@ fn build_hosted(
 ) -> Result<HostedBuild> {
     let library = hosted_lib(exercise);
     let rewrite = PathRewrite::for_course(course);
-    if let Some((program, recorded)) = hosting.recorded(&library) {
-        // A host that is not running yet starts while rustc works (a shared host in the
-        // background; watch mode started its own already).
-        if hosting.is_shared() {
-            let _ = hosting.start(&program);
-        }
+    let recordings = hosting.recordings();
+    if let Some((program, recorded)) = recordings.load(&library) {
+        hosting.start_in_background(&program);
         let subject = std::fs::read(course.exercise_path(exercise)).unwrap_or_default();
         // Unchanged since the last replay (a second `run`, watch mode's first check): the
         // library is there already.
-        if let Some(diagnostics) = hosting.built_from(&library, &subject, options.color) {
+        if let Some(diagnostics) = recordings.built_from(&library, &subject, options.color) {
             return Ok(HostedBuild::Built {
                 program,
                 library: recorded.output().to_path_buf(),
@@ -323,7 +320,7 @@ fn build_hosted(
                 // was built.
                 let stable = std::fs::read(course.exercise_path(exercise)).is_ok_and(|now| now == subject);
                 if stable {
-                    hosting.mark_built(&library, &subject, &diagnostics, options.color);
+                    recordings.mark_built(&library, &subject, &diagnostics, options.color);
                 }
                 // Cargo did not see this build: should it build the library later (the
                 // recording dropped), the learner's file must not pass for fresh by its time.
@@ -338,7 +335,7 @@ fn build_hosted(
                 return Ok(HostedBuild::CompileError(rewrite.apply(&diagnostics)));
             }
             // In doubt: cargo builds, and records afresh.
-            _ => hosting.forget(&library),
+            _ => recordings.forget(&library),
         }
     }
     let (build, log) = Build {
@@ -354,7 +351,7 @@ fn build_hosted(
     let built = build.bins.get(&library);
     match (program, built.and_then(|b| b.executable.clone())) {
         (Some(program), Some(executable)) => {
-            hosting.remember(course, exercise, &library, &program, &log);
+            recordings.remember(course, exercise, &library, &program, &log);
             let warnings = built.map(|b| b.diagnostics.clone()).unwrap_or_default();
             Ok(HostedBuild::Built { program, library: executable, warnings })
         }

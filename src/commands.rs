@@ -64,7 +64,7 @@ impl App {
         // The shared warm host spares this run libtorch's start, when an earlier run left it.
         let hosting = crate::host::Hosting::shared_for_course(&self.course);
         let verdict = check::check_exercise_warm(&self.course, exercise, &self.run, hosting.as_ref(), true)?;
-        if let Some(error) = hosting.as_ref().and_then(|hosting| hosting.take_start_error()) {
+        if let Some(error) = hosting.as_ref().and_then(|hosting| hosting.take_error()) {
             eprintln!("{} {}", "note:".cyan().bold(), render::shared_host_unavailable(&error));
         }
         let hint = format!("`{} hint {}` shows a hint", self.invoke, exercise.name);

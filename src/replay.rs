@@ -18,6 +18,9 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::course::Course;
+use crate::info_file::ExerciseInfo;
+
 /// How cargo ran rustc for one crate, and the inputs that must not change for a replay.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recorded {
@@ -296,6 +299,103 @@ impl Store {
 
     pub fn forget(&self, library: &str) {
         let _ = std::fs::remove_file(self.path(library));
+    }
+
+    /// Records, from the stderr of `cargo build -v`, how `library` (the check library of
+    /// `exercise`) was compiled, when cargo compiled it in that build, for the host `program`.
+    pub fn remember(
+        &self,
+        course: &Course,
+        exercise: &ExerciseInfo,
+        library: &str,
+        program: &Path,
+        cargo_log: &str,
+    ) {
+        let root = &course.root;
+        let mut env = cargo_compile_time_env(course, library);
+        env.push(("TENSORLINGS_SUBJECT_DIR".to_string(), root.join("exercises").display().to_string()));
+        env.push(("TENSORLINGS_SOLUTIONS_DIR".to_string(), root.join("solutions").display().to_string()));
+        let mut also_watch = vec![
+            course.manifest_path(),
+            course.package_dir().join("Cargo.lock"),
+            root.join(".cargo").join("config.toml"),
+            course.package_dir().join("build.rs"),
+        ];
+        // The support library's sources: cargo would rebuild it after an edit (a `git pull`
+        // mid-session), and its rlib, which the recording watches, changes only then.
+        files_below(&root.join("support"), &mut also_watch);
+        let subject = course.exercise_path(exercise);
+        let package_dir = course.package_dir();
+        if let Some(recorded) =
+            Recorded::from_cargo_verbose(cargo_log, library, &package_dir, env, &subject, &also_watch)
+        {
+            self.save(library, program, &recorded);
+        }
+    }
+}
+
+/// The variables cargo sets for rustc that a crate can read at compile time (`env!`,
+/// `option_env!`), as cargo would set them for `library` of the course package. `OUT_DIR` is
+/// left out: the course's build script makes none that a check reads.
+fn cargo_compile_time_env(course: &Course, library: &str) -> Vec<(String, String)> {
+    let manifest = std::fs::read_to_string(course.manifest_path())
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .unwrap_or_default();
+    let package = manifest.get("package").and_then(|p| p.as_table()).cloned().unwrap_or_default();
+    let field = |key: &str| match package.get(key) {
+        Some(toml::Value::String(text)) => text.clone(),
+        Some(toml::Value::Array(items)) => {
+            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(":")
+        }
+        _ => String::new(),
+    };
+    let version = field("version");
+    let (numbers, pre) = version.split_once('-').unwrap_or((&version, ""));
+    let mut parts = numbers.split('.').map(str::to_string);
+    let mut env: Vec<(String, String)> = vec![
+        ("CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())),
+        ("CARGO_MANIFEST_DIR", course.package_dir().display().to_string()),
+        ("CARGO_MANIFEST_PATH", course.manifest_path().display().to_string()),
+        ("CARGO_CRATE_NAME", library.to_string()),
+        ("CARGO_PRIMARY_PACKAGE", "1".to_string()),
+        ("CARGO_PKG_NAME", field("name")),
+        ("CARGO_PKG_VERSION", version.clone()),
+        ("CARGO_PKG_VERSION_MAJOR", parts.next().unwrap_or_default()),
+        ("CARGO_PKG_VERSION_MINOR", parts.next().unwrap_or_default()),
+        ("CARGO_PKG_VERSION_PATCH", parts.next().unwrap_or_default()),
+        ("CARGO_PKG_VERSION_PRE", pre.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (var, key) in [
+        ("CARGO_PKG_AUTHORS", "authors"),
+        ("CARGO_PKG_DESCRIPTION", "description"),
+        ("CARGO_PKG_HOMEPAGE", "homepage"),
+        ("CARGO_PKG_REPOSITORY", "repository"),
+        ("CARGO_PKG_LICENSE", "license"),
+        ("CARGO_PKG_LICENSE_FILE", "license-file"),
+        ("CARGO_PKG_RUST_VERSION", "rust-version"),
+        ("CARGO_PKG_README", "readme"),
+    ] {
+        env.push((var.to_string(), field(key)));
+    }
+    env
+}
+
+/// Every file below `dir` (but its `target`), added to `files`.
+fn files_below(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if entry.file_name() != "target" {
+                files_below(&path, files);
+            }
+        } else {
+            files.push(path);
+        }
     }
 }
 

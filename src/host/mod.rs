@@ -9,10 +9,10 @@
 mod session;
 mod shared;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,8 +30,7 @@ mod wire;
 
 use crate::course::Course;
 use crate::exec::{self, Ending, Finished, Limits};
-use crate::info_file::ExerciseInfo;
-use crate::replay::{Recorded, Store};
+use crate::replay::Store;
 use session::WarmHost;
 use shared::SharedHost;
 
@@ -181,32 +180,6 @@ impl Connection {
     }
 }
 
-fn built_at(program: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(program).and_then(|m| m.modified()).ok()
-}
-
-/// Reads `stream` on a thread, sending what arrives as it arrives.
-fn chunks(mut stream: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buffer = [0u8; 16 * 1024];
-        while let Ok(n) = stream.read(&mut buffer) {
-            if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
-                return;
-            }
-        }
-    });
-    receiver
-}
-
-fn drain(chunks: &Receiver<Vec<u8>>) -> String {
-    let mut text = Vec::new();
-    while let Ok(chunk) = chunks.try_recv() {
-        text.extend(chunk);
-    }
-    String::from_utf8_lossy(&text).into_owned()
-}
-
 /// The environment variable that says where the warm host is used: `0`, `false`, `off` or
 /// `no`: nowhere (every check runs in a process of its own, as in `verify`); `watch`: in watch
 /// mode only (no host outlives a `tensorlings run`); anything else, or unset: in watch mode and
@@ -247,74 +220,10 @@ pub struct Hosting {
     /// Set when the host failed to start: this session's checks then run in processes rather
     /// than pay for a failed start each time.
     given_up: AtomicBool,
-    /// Why the host did not start, until it has been said (once).
-    start_error: Mutex<Option<String>>,
+    /// Why the host failed (it did not start, or a shared one stopped answering), until it has
+    /// been said (once).
+    error: Mutex<Option<String>>,
     recordings: Store,
-}
-
-/// The variables cargo sets for rustc that a crate can read at compile time (`env!`,
-/// `option_env!`), as cargo would set them for `library` of the course package. `OUT_DIR` is
-/// left out: the course's build script makes none that a check reads.
-fn cargo_compile_time_env(course: &Course, library: &str) -> Vec<(String, String)> {
-    let manifest = std::fs::read_to_string(course.manifest_path())
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .unwrap_or_default();
-    let package = manifest.get("package").and_then(|p| p.as_table()).cloned().unwrap_or_default();
-    let field = |key: &str| match package.get(key) {
-        Some(toml::Value::String(text)) => text.clone(),
-        Some(toml::Value::Array(items)) => {
-            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(":")
-        }
-        _ => String::new(),
-    };
-    let version = field("version");
-    let (numbers, pre) = version.split_once('-').unwrap_or((&version, ""));
-    let mut parts = numbers.split('.').map(str::to_string);
-    let mut env: Vec<(String, String)> = vec![
-        ("CARGO", std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())),
-        ("CARGO_MANIFEST_DIR", course.package_dir().display().to_string()),
-        ("CARGO_MANIFEST_PATH", course.manifest_path().display().to_string()),
-        ("CARGO_CRATE_NAME", library.to_string()),
-        ("CARGO_PRIMARY_PACKAGE", "1".to_string()),
-        ("CARGO_PKG_NAME", field("name")),
-        ("CARGO_PKG_VERSION", version.clone()),
-        ("CARGO_PKG_VERSION_MAJOR", parts.next().unwrap_or_default()),
-        ("CARGO_PKG_VERSION_MINOR", parts.next().unwrap_or_default()),
-        ("CARGO_PKG_VERSION_PATCH", parts.next().unwrap_or_default()),
-        ("CARGO_PKG_VERSION_PRE", pre.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (var, key) in [
-        ("CARGO_PKG_AUTHORS", "authors"),
-        ("CARGO_PKG_DESCRIPTION", "description"),
-        ("CARGO_PKG_HOMEPAGE", "homepage"),
-        ("CARGO_PKG_REPOSITORY", "repository"),
-        ("CARGO_PKG_LICENSE", "license"),
-        ("CARGO_PKG_LICENSE_FILE", "license-file"),
-        ("CARGO_PKG_RUST_VERSION", "rust-version"),
-        ("CARGO_PKG_README", "readme"),
-    ] {
-        env.push((var.to_string(), field(key)));
-    }
-    env
-}
-
-/// Every file below `dir` (but its `target`), added to `files`.
-fn files_below(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if entry.file_name() != "target" {
-                files_below(&path, files);
-            }
-        } else {
-            files.push(path);
-        }
-    }
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -340,7 +249,7 @@ impl Hosting {
         Hosting {
             kind,
             given_up: AtomicBool::new(false),
-            start_error: Mutex::new(None),
+            error: Mutex::new(None),
             recordings: Store::new(&course.root, &course.data_dir()),
         }
     }
@@ -387,9 +296,12 @@ impl Hosting {
         }
     }
 
-    /// Whether this is `run`'s shared host, which [`Self::start`] starts without waiting.
-    pub fn is_shared(&self) -> bool {
-        matches!(self.kind, Kind::Shared(_))
+    /// Starts the shared host, without waiting, unless it is running: it then loads libtorch
+    /// while the check library is built. (Watch mode starts its own host when it starts.)
+    pub fn start_in_background(&self, program: &Path) {
+        if let Kind::Shared(_) = self.kind {
+            let _ = self.start(program);
+        }
     }
 
     fn refuse_if_given_up(&self) -> Result<()> {
@@ -401,7 +313,7 @@ impl Hosting {
 
     fn give_up(&self, error: &anyhow::Error) {
         self.given_up.store(true, Ordering::Relaxed);
-        *locked(&self.start_error) = Some(format!("{error:#}"));
+        *locked(&self.error) = Some(format!("{error:#}"));
     }
 
     /// Watch mode's host, started from `program` unless the one running is that build.
@@ -443,62 +355,15 @@ impl Hosting {
         Ok(slot)
     }
 
-    /// Why the host did not start, the first time this is asked after it failed: it is said
-    /// once, since every check is then slower.
-    pub fn take_start_error(&self) -> Option<String> {
-        locked(&self.start_error).take()
+    /// Why the host failed, the first time this is asked after it failed: it is said once,
+    /// since every check is then slower.
+    pub fn take_error(&self) -> Option<String> {
+        locked(&self.error).take()
     }
 
-    /// The host program and the rustc command that rebuilds `library`, while that is still
-    /// valid.
-    pub fn recorded(&self, library: &str) -> Option<(PathBuf, Recorded)> {
-        self.recordings.load(library)
-    }
-
-    pub fn forget(&self, library: &str) {
-        self.recordings.forget(library);
-    }
-
-    /// See [`Store::built_from`].
-    pub fn built_from(&self, library: &str, subject: &[u8], color: bool) -> Option<String> {
-        self.recordings.built_from(library, subject, color)
-    }
-
-    /// See [`Store::mark_built`].
-    pub fn mark_built(&self, library: &str, subject: &[u8], diagnostics: &str, color: bool) {
-        self.recordings.mark_built(library, subject, diagnostics, color);
-    }
-
-    /// Records, from cargo's verbose output, how `library` was compiled (when cargo compiled it
-    /// in this build), and the host program.
-    pub fn remember(
-        &self,
-        course: &Course,
-        exercise: &ExerciseInfo,
-        library: &str,
-        program: &Path,
-        cargo_log: &str,
-    ) {
-        let root = &course.root;
-        let mut env = cargo_compile_time_env(course, library);
-        env.push(("TENSORLINGS_SUBJECT_DIR".to_string(), root.join("exercises").display().to_string()));
-        env.push(("TENSORLINGS_SOLUTIONS_DIR".to_string(), root.join("solutions").display().to_string()));
-        let mut also_watch = vec![
-            course.manifest_path(),
-            course.package_dir().join("Cargo.lock"),
-            root.join(".cargo").join("config.toml"),
-            course.package_dir().join("build.rs"),
-        ];
-        // The support library's sources: cargo would rebuild it after an edit (a `git pull`
-        // mid-session), and its rlib, which the recording watches, changes only then.
-        files_below(&root.join("support"), &mut also_watch);
-        let subject = course.exercise_path(exercise);
-        let package_dir = course.package_dir();
-        if let Some(recorded) =
-            Recorded::from_cargo_verbose(cargo_log, library, &package_dir, env, &subject, &also_watch)
-        {
-            self.recordings.save(library, program, &recorded);
-        }
+    /// The rustc recordings of the course's check libraries (see `replay`).
+    pub fn recordings(&self) -> &Store {
+        &self.recordings
     }
 }
 

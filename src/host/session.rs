@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Connection, HostedCheck, START_TIMEOUT, chunks, drain, wire};
+use super::{Connection, HostedCheck, START_TIMEOUT, wire};
 use crate::exec::{self, Captured, Finished};
 
 /// How long to wait for the end marker once the child has ended: the host writes it before it
@@ -70,7 +70,7 @@ impl WarmHost {
         };
         stream.set_nonblocking(false).context("cannot configure the host's socket")?;
         let connection = Connection::new(stream)?;
-        let program = (program.to_path_buf(), super::built_at(program));
+        let program = (program.to_path_buf(), built_at(program));
         Ok(WarmHost { child, program, connection, stdout, stderr, _socket_dir: socket_dir })
     }
 
@@ -78,7 +78,7 @@ impl WarmHost {
     /// that is there now.
     pub fn is_current(&mut self, program: &Path) -> bool {
         matches!(self.child.try_wait(), Ok(None))
-            && self.program == (program.to_path_buf(), super::built_at(program))
+            && self.program == (program.to_path_buf(), built_at(program))
     }
 
     /// Runs one check in a forked child of the host, under `check.limits`. An error means the
@@ -105,6 +105,34 @@ impl Drop for WarmHost {
         exec::kill_group(self.child.id());
         let _ = self.child.wait();
     }
+}
+
+fn built_at(program: &Path) -> Option<SystemTime> {
+    std::fs::metadata(program).and_then(|m| m.modified()).ok()
+}
+
+/// Reads `stream` on a thread, sending what arrives as it arrives: the host's output, which
+/// all its children share.
+fn chunks(mut stream: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut buffer = [0u8; 16 * 1024];
+        while let Ok(n) = stream.read(&mut buffer) {
+            if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// What has arrived so far, as text.
+fn drain(chunks: &Receiver<Vec<u8>>) -> String {
+    let mut text = Vec::new();
+    while let Ok(chunk) = chunks.try_recv() {
+        text.extend(chunk);
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A marker no check can print by chance or by design: it is made per check from the system's

@@ -120,7 +120,7 @@ pub fn run(app: &App, edit_cmd: Option<&str>) -> Result<ExitCode> {
         (&hosting, build.bins.get(HOST_BIN).and_then(|built| built.executable.clone()))
     {
         // When this build compiled the library, the first save can already skip cargo.
-        hosting.remember(&app.course, current, &hosted_lib(current), &program, &cargo_log);
+        hosting.recordings().remember(&app.course, current, &hosted_lib(current), &program, &cargo_log);
         let hosting = Arc::clone(hosting);
         // A host that does not start costs nothing: checks then run in processes.
         std::thread::spawn(move || hosting.start(&program));
@@ -392,7 +392,7 @@ impl Watch<'_> {
 
     fn on_finished(&mut self, finished: Finished) -> Result<()> {
         self.running = None;
-        if let Some(error) = self.hosting.as_ref().and_then(|hosting| hosting.take_start_error()) {
+        if let Some(error) = self.hosting.as_ref().and_then(|hosting| hosting.take_error()) {
             self.notice = render::warm_host_unavailable(&error);
         }
         if std::mem::take(&mut self.stale) {

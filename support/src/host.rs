@@ -204,35 +204,29 @@ fn usage(problem: &str) -> ! {
 /// `main` once libtorch is loaded (the host binary links it, and touches it without starting
 /// threads).
 pub fn serve(path: &str) -> ! {
-    let code = match UnixStream::connect(path) {
-        Ok(stream) => match serve_on(stream) {
-            Ok(()) => 0,
-            Err(message) => {
-                eprintln!("tensorlings host: {message}");
-                1
-            }
-        },
-        Err(e) => {
-            eprintln!("tensorlings host: cannot connect to {path}: {e}");
-            1
-        }
-    };
-    std::process::exit(code)
+    let served =
+        UnixStream::connect(path).map_err(|e| format!("cannot connect to {path}: {e}")).and_then(serve_on);
+    std::process::exit(exit_code(served))
 }
 
-/// The shared host: listens on `socket`, forks a session per connection, and exits once no
-/// session has run for `idle`, or once its own program has been rebuilt (a newer host then
-/// serves under another socket name). At most one host listens on a socket: it holds a lock on
-/// `SOCKET.lock` for its lifetime, and a second one started for the same socket exits at once.
-pub fn listen(socket: &Path, idle: Duration) -> ! {
-    let code = match listen_until_idle(socket, idle) {
+/// 0, or 1 once the host's error is told on its standard error (the runner shows it).
+fn exit_code(result: Result<(), String>) -> i32 {
+    match result {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("tensorlings host: {message}");
             1
         }
-    };
-    std::process::exit(code)
+    }
+}
+
+/// The shared host: listens on `socket`, forks a session per connection, and exits once no
+/// session has run for `idle`, once its own program has been rebuilt (a newer host then serves
+/// under another socket name), or once its socket file is removed. At most one host listens on
+/// a socket: it holds a lock on `SOCKET.lock` for its lifetime, and a second one started for
+/// the same socket exits as soon as the first answers (or after 5 s, if the first never lets go).
+pub fn listen(socket: &Path, idle: Duration) -> ! {
+    std::process::exit(exit_code(listen_until_idle(socket, idle)))
 }
 
 fn listen_until_idle(socket: &Path, idle: Duration) -> Result<(), String> {
@@ -307,13 +301,7 @@ fn listen_until_idle(socket: &Path, idle: Duration) -> Result<(), String> {
             // host in a check that escaped its group).
             drop(listener);
             drop(lock);
-            let code = match serve_on(stream) {
-                Ok(()) => 0,
-                Err(message) => {
-                    eprintln!("tensorlings host: {message}");
-                    1
-                }
-            };
+            let code = exit_code(serve_on(stream));
             // SAFETY: ends the session without the host's exit handlers (see `child_runs`).
             unsafe { sys::_exit(code) }
         }
