@@ -42,6 +42,11 @@ fn the_screen_parser_passes_its_self_test() {
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
 
+/// The line of the report that starts with `start`.
+fn row_starting<'a>(report: &'a str, start: &str) -> &'a str {
+    report.lines().find(|line| line.starts_with(start)).unwrap_or_else(|| panic!("no {start} in\n{report}"))
+}
+
 #[test]
 fn it_measures_watch_run_and_the_floor_and_restores_the_course() {
     let course = Course::new();
@@ -58,10 +63,7 @@ fn it_measures_watch_run_and_the_floor_and_restores_the_course() {
         "| tensorlings run add |",
         "| floor: cargo build of add_check + one run |",
     ] {
-        let line = stdout
-            .lines()
-            .find(|line| line.starts_with(row))
-            .unwrap_or_else(|| panic!("no {row} in\n{stdout}"));
+        let line = row_starting(&stdout, row);
         let samples = if row.contains("watch:") { "| 4 |" } else { "| 2 |" };
         assert!(line.ends_with(samples), "{line}");
         assert!(!line.contains("| - |"), "a measurement is missing: {line}");
@@ -72,15 +74,12 @@ fn it_measures_watch_run_and_the_floor_and_restores_the_course() {
         "| build | 0.",
         "| load and start of the check process | 0.",
         "| checks | 0.000 s |",
-        "| the rest in `run`: runner start, reading cargo's messages, render |",
+        "| the rest in `run`: runner start, state, render |",
         "| the rest in watch mode: file event, debounce, draw |",
         "| build + check, as the runner reports it in watch mode | 0.",
         "| build + check, as the runner reports it in `run` | 0.",
     ] {
-        let line = stdout
-            .lines()
-            .find(|line| line.starts_with(part))
-            .unwrap_or_else(|| panic!("no {part} in\n{stdout}"));
+        let line = row_starting(&stdout, part);
         assert!(!line.contains("| - |"), "a part is missing: {line}");
     }
     assert!(!stdout.contains("| rustlings"), "rustlings was skipped:\n{stdout}");
